@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpoidc/httpoidc"
+	"github.com/httpoidc/httpoidc/oidctest"
+)
+
+func TestRegister(t *testing.T) {
+	closedPort := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		return "http://" + ln.Addr().String()
+	}()
+	tests := []struct {
+		name     string
+		opts     []oidctest.Option
+		fault    *oidctest.Fault
+		issuer   string // default: the oidctest server
+		existing bool
+		args     []string
+		code     int
+		stderr   string
+	}{
+		{name: "success", code: 0},
+		{name: "overwrite with -force", existing: true, args: []string{"-force"}, code: 0},
+		{name: "existing file", existing: true, code: 1, stderr: "already exists; use -force"},
+		{name: "refused", fault: ptr(oidctest.FaultRegistrationRefused), code: 1, stderr: "refused the registration: invalid_client_metadata"},
+		{name: "no registration endpoint", opts: []oidctest.Option{oidctest.WithoutRegistration()}, code: 1, stderr: "does not support dynamic client registration"},
+		{name: "unreachable issuer", issuer: closedPort, code: 1, stderr: "discovering " + closedPort},
+		{name: "bad redirect URI", args: []string{"-name", "x"}, issuer: "not a url", code: 2, stderr: "not an absolute"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			op := oidctest.NewServer(tt.opts...)
+			t.Cleanup(op.Close)
+			if tt.fault != nil {
+				op.SetFault(*tt.fault, true)
+			}
+			issuer := op.URL
+			if tt.issuer != "" {
+				issuer = tt.issuer
+			}
+			out := filepath.Join(t.TempDir(), "client_secrets.json")
+			if tt.existing {
+				require.NoError(t, os.WriteFile(out, []byte("old"), 0o600))
+			}
+			args := append(append([]string{"-output", out}, tt.args...), issuer, "http://127.0.0.1:8080/authorize")
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, &stdout, &stderr)
+			require.Equal(t, tt.code, code, stderr.String())
+			require.Contains(t, stderr.String(), tt.stderr)
+			if tt.code != 0 {
+				if tt.existing {
+					old, _ := os.ReadFile(out)
+					require.Equal(t, "old", string(old), "a failed run changes nothing")
+				}
+				return
+			}
+			info, err := os.Stat(out)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+			secrets, err := httpoidc.LoadClientSecrets(out)
+			require.NoError(t, err)
+			require.Equal(t, op.URL, secrets.Issuer)
+			require.Equal(t, []string{"http://127.0.0.1:8080/authorize"}, secrets.RedirectURIs)
+			require.NotEmpty(t, secrets.ClientSecret)
+			require.Contains(t, stdout.String(), "Registered client "+secrets.ClientID)
+			require.NotContains(t, stdout.String(), secrets.ClientSecret)
+			require.Equal(t, 1, op.Requests(oidctest.EndpointRegistration))
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run(context.Background(), []string{"https://op.example"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "usage: oidc-register")
+}

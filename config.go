@@ -1,0 +1,441 @@
+package httpoidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these, so
+// callers can test them with errors.Is.
+var (
+	// ErrInvalidConfig is wrapped by every error about an unusable Config.
+	ErrInvalidConfig = errors.New("httpoidc: invalid configuration")
+	// ErrInvalidClientSecrets is wrapped by every error about a
+	// client_secrets.json document; the message names the file and the key.
+	ErrInvalidClientSecrets = errors.New("httpoidc: invalid client secrets")
+	// ErrProviderUnavailable is wrapped when the OpenID Provider cannot be
+	// reached or answers with a server error.
+	ErrProviderUnavailable = errors.New("httpoidc: provider unavailable")
+	// ErrInvalidToken is wrapped when a token fails validation.
+	ErrInvalidToken = errors.New("httpoidc: invalid token")
+)
+
+// Token validation modes for Config.AccessTokenValidation.
+const (
+	// ValidateAuto validates JWT access tokens locally and sends any other
+	// token to the provider's introspection endpoint, if it has one.
+	ValidateAuto = ""
+	// ValidateJWT accepts only RFC 9068 JWT access tokens, validated locally.
+	ValidateJWT = "jwt"
+	// ValidateIntrospection sends every token to the RFC 7662 introspection
+	// endpoint, as Flask-OIDC does.
+	ValidateIntrospection = "introspection"
+)
+
+// Client authentication methods for Config.ClientAuthMethod and
+// Config.IntrospectionAuthMethod.
+const (
+	AuthClientSecretPost  = "client_secret_post"
+	AuthClientSecretBasic = "client_secret_basic"
+	// AuthBearer authenticates introspection requests with an access token
+	// obtained by the client credentials grant.
+	AuthBearer = "bearer"
+)
+
+// Config configures an OpenIDConnect. The zero value of every field is a
+// documented default; only the client secrets are required (and not even
+// they when Disabled is set). Field comments name the Flask-OIDC setting
+// each field replaces.
+type Config struct {
+	// ClientSecretsFile is the path of a client_secrets.json file in the
+	// Flask-OIDC format (OIDC_CLIENT_SECRETS).
+	ClientSecretsFile string
+	// ClientSecrets is the already parsed content of a client_secrets.json;
+	// it takes precedence over ClientSecretsFile.
+	ClientSecrets *ClientSecrets
+
+	// Scopes requested at login (OIDC_SCOPES). Default: openid email. It
+	// must contain openid. Add offline_access for providers that issue
+	// refresh tokens only for it.
+	Scopes []string
+	// AuthParams are extra parameters sent to the authorization endpoint,
+	// such as prompt, resource or audience.
+	AuthParams map[string]string
+	// ClockSkew is the leeway allowed when checking exp, nbf and iat
+	// (OIDC_CLOCK_SKEW). Default: 60 seconds. Negative means none.
+	ClockSkew time.Duration
+	// DisableUserInfo skips the userinfo request at login; the profile then
+	// holds the ID token's claims only (OIDC_USER_INFO_ENABLED=false).
+	DisableUserInfo bool
+	// ResourceServerOnly disables login, sessions and cookies: only
+	// AcceptToken is usable (OIDC_RESOURCE_SERVER_ONLY).
+	ResourceServerOnly bool
+	// ClientAuthMethod is how the client authenticates at the token
+	// endpoint: AuthClientSecretPost (default, as Flask-OIDC) or
+	// AuthClientSecretBasic.
+	ClientAuthMethod string
+	// IntrospectionAuthMethod is how the client authenticates at the
+	// introspection endpoint (OIDC_INTROSPECTION_AUTH_METHOD):
+	// AuthClientSecretPost (default), AuthClientSecretBasic or AuthBearer.
+	IntrospectionAuthMethod string
+
+	// Disabled turns OpenID Connect off for tests and development
+	// (OIDC_ENABLED=false): no provider is contacted and no client secrets
+	// are needed. See TestingProfile.
+	Disabled bool
+	// TestingProfile is, when Disabled is set, the profile every request is
+	// logged in with (OIDC_TESTING_PROFILE). Empty means anonymous.
+	TestingProfile map[string]any
+
+	// RedirectURL is the absolute callback URL sent to the provider
+	// (OIDC_OVERWRITE_REDIRECT_URI). Default: the first redirect URI of the
+	// client secrets whose path is CallbackPath.
+	RedirectURL string
+	// PostLogoutRedirectURL is sent to the provider's end_session_endpoint
+	// as post_logout_redirect_uri and must be registered there. Default: the
+	// application's origin followed by LogoutPath.
+	PostLogoutRedirectURL string
+	// PreserveNextOnError keeps the page the user was on when a failed
+	// token refresh sends them through login again; otherwise they land on
+	// "/" (OIDC_PRESERVE_NEXT_ON_ERROR).
+	PreserveNextOnError bool
+	// CallbackPath is the path of the redirect URI. Default: /authorize.
+	CallbackPath string
+	// LogoutPath is the path that logs the user out. Default: /logout.
+	LogoutPath string
+	// BackchannelLogoutPath receives OpenID Connect Back-Channel Logout
+	// tokens. Default: /backchannel-logout.
+	BackchannelLogoutPath string
+	// LazyDiscovery makes New return without contacting the provider.
+	// Discovery then happens on first use and is retried with backoff while
+	// the provider is unreachable; logins are answered with 503 until it
+	// succeeds. Without it New fails when the provider is unreachable.
+	LazyDiscovery bool
+
+	// Sessions stores the login. Default: an scs session manager with an
+	// HttpOnly, SameSite=Lax cookie named httpoidc_session, Secure unless
+	// the redirect URL is plain http on a loopback address, kept in
+	// SessionStore.
+	Sessions *scs.SessionManager
+	// SessionStore is the store of the default session manager. Default:
+	// in memory. Give every replica the same shared store, such as
+	// goredisstore.New(redisClient), to run several replicas.
+	SessionStore scs.Store
+	// HTTPClient makes every request to the provider. Default: a client
+	// with a Timeout of Timeout.
+	HTTPClient *http.Client
+	// Timeout bounds every request to the provider. Default: 10 seconds.
+	Timeout time.Duration
+	// Logger receives the package's logs. Tokens, secrets and cookies are
+	// never logged. Default: slog.Default().
+	Logger *slog.Logger
+
+	// NewUser, when set, builds the application's own user value from the
+	// login; read it with UserAs (OIDC_USER_CLASS). An error makes the
+	// request fail with 500.
+	NewUser func(ctx context.Context, u *User) (any, error)
+	// OnLogin is called after a successful login, before the redirect.
+	OnLogin func(ctx context.Context, u *User)
+	// OnLogout is called when a user logs out, before the session is
+	// cleared.
+	OnLogout func(ctx context.Context, u *User)
+
+	// AccessTokenValidation selects how AcceptToken validates tokens:
+	// ValidateAuto (default), ValidateJWT or ValidateIntrospection.
+	AccessTokenValidation string
+	// Audience is the value a JWT access token's aud claim must contain.
+	// Default: the client ID.
+	Audience string
+	// StrictAccessTokenType requires JWT access tokens to have the RFC 9068
+	// typ header at+jwt (or application/at+jwt).
+	StrictAccessTokenType bool
+	// AcceptFormToken lets AcceptToken read the access_token field of an
+	// application/x-www-form-urlencoded body (RFC 6750 §2.2).
+	AcceptFormToken bool
+	// Realm is the realm in WWW-Authenticate challenges. Default: httpoidc.
+	Realm string
+	// TokenCacheTTL bounds how long a validated JWT access token is
+	// remembered (never past its exp). Default: 5 minutes. Negative disables
+	// the cache.
+	TokenCacheTTL time.Duration
+	// IntrospectionCacheTTL bounds how long an introspection answer is
+	// remembered, so a revocation is seen within it. Default: 30 seconds.
+	// Negative disables the cache.
+	IntrospectionCacheTTL time.Duration
+	// TokenCacheSize bounds the number of remembered tokens. Default: 10000.
+	TokenCacheSize int
+	// KeyRefreshInterval is how often the provider's JWKS is refetched.
+	// Default: 1 hour.
+	KeyRefreshInterval time.Duration
+	// KeyRefetchCooldown is the least time between two JWKS fetches caused
+	// by unknown key IDs. Default and minimum: 30 seconds.
+	KeyRefetchCooldown time.Duration
+
+	// Now is the clock used for every time check. Default: time.Now. Tests
+	// can use an oidctest server's Now.
+	Now func() time.Time
+}
+
+func (c *Config) withDefaults() {
+	if len(c.Scopes) == 0 {
+		c.Scopes = []string{"openid", "email"}
+	}
+	switch {
+	case c.ClockSkew == 0:
+		c.ClockSkew = time.Minute
+	case c.ClockSkew < 0:
+		c.ClockSkew = 0
+	}
+	if c.ClientAuthMethod == "" {
+		c.ClientAuthMethod = AuthClientSecretPost
+	}
+	if c.IntrospectionAuthMethod == "" {
+		c.IntrospectionAuthMethod = AuthClientSecretPost
+	}
+	if c.CallbackPath == "" {
+		c.CallbackPath = "/authorize"
+	}
+	if c.LogoutPath == "" {
+		c.LogoutPath = "/logout"
+	}
+	if c.BackchannelLogoutPath == "" {
+		c.BackchannelLogoutPath = "/backchannel-logout"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: c.Timeout}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Realm == "" {
+		c.Realm = "httpoidc"
+	}
+	if c.TokenCacheTTL == 0 {
+		c.TokenCacheTTL = 5 * time.Minute
+	}
+	if c.IntrospectionCacheTTL == 0 {
+		c.IntrospectionCacheTTL = 30 * time.Second
+	}
+	if c.TokenCacheSize <= 0 {
+		c.TokenCacheSize = 10000
+	}
+	if c.KeyRefreshInterval <= 0 {
+		c.KeyRefreshInterval = time.Hour
+	}
+	if c.KeyRefetchCooldown < 30*time.Second {
+		c.KeyRefetchCooldown = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func (c *Config) validate() error {
+	if !slices.Contains(c.Scopes, "openid") {
+		return fmt.Errorf("%w: Scopes must contain openid, got %q", ErrInvalidConfig, strings.Join(c.Scopes, " "))
+	}
+	for name, value := range map[string]string{"ClientAuthMethod": c.ClientAuthMethod, "IntrospectionAuthMethod": c.IntrospectionAuthMethod} {
+		switch value {
+		case AuthClientSecretPost, AuthClientSecretBasic:
+		case AuthBearer:
+			if name == "IntrospectionAuthMethod" {
+				continue
+			}
+			fallthrough
+		default:
+			return fmt.Errorf("%w: unknown %s %q", ErrInvalidConfig, name, value)
+		}
+	}
+	switch c.AccessTokenValidation {
+	case ValidateAuto, ValidateJWT, ValidateIntrospection:
+	default:
+		return fmt.Errorf("%w: unknown AccessTokenValidation %q", ErrInvalidConfig, c.AccessTokenValidation)
+	}
+	for name, path := range map[string]string{"CallbackPath": c.CallbackPath, "LogoutPath": c.LogoutPath, "BackchannelLogoutPath": c.BackchannelLogoutPath} {
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("%w: %s must start with /, got %q", ErrInvalidConfig, name, path)
+		}
+	}
+	return nil
+}
+
+// ConfigFromEnv returns a Config read from the OIDC_* environment variables
+// Flask-OIDC uses: OIDC_CLIENT_SECRETS (a path, or the JSON document
+// itself), OIDC_SCOPES (space separated), OIDC_CLOCK_SKEW (seconds),
+// OIDC_USER_INFO_ENABLED, OIDC_RESOURCE_SERVER_ONLY,
+// OIDC_INTROSPECTION_AUTH_METHOD, OIDC_ENABLED, OIDC_TESTING_PROFILE (JSON),
+// OIDC_OVERWRITE_REDIRECT_URI and OIDC_PRESERVE_NEXT_ON_ERROR; and
+// httpoidc's own OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH,
+// OIDC_LOGOUT_PATH, OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE,
+// OIDC_ACCESS_TOKEN_VALIDATION and OIDC_LAZY_DISCOVERY. Unset variables
+// leave the defaults. A value that cannot be parsed gives an error wrapping
+// ErrInvalidConfig that names the variable.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	env := envReader{}
+	if v := env.str("OIDC_CLIENT_SECRETS"); strings.HasPrefix(strings.TrimSpace(v), "{") {
+		secrets, err := ParseClientSecrets([]byte(v))
+		if err != nil {
+			return Config{}, fmt.Errorf("OIDC_CLIENT_SECRETS: %w", err)
+		}
+		c.ClientSecrets = secrets
+	} else {
+		c.ClientSecretsFile = v
+	}
+	c.Scopes = strings.Fields(env.str("OIDC_SCOPES"))
+	if skew := env.str("OIDC_CLOCK_SKEW"); skew != "" {
+		seconds, err := strconv.Atoi(skew)
+		if err != nil {
+			env.fail("OIDC_CLOCK_SKEW", "a whole number of seconds")
+		}
+		c.ClockSkew = time.Duration(seconds) * time.Second
+		if seconds == 0 {
+			c.ClockSkew = -1
+		}
+	}
+	c.DisableUserInfo = !env.boolean("OIDC_USER_INFO_ENABLED", true)
+	c.ResourceServerOnly = env.boolean("OIDC_RESOURCE_SERVER_ONLY", false)
+	c.IntrospectionAuthMethod = env.str("OIDC_INTROSPECTION_AUTH_METHOD")
+	c.ClientAuthMethod = env.str("OIDC_TOKEN_ENDPOINT_AUTH_METHOD")
+	c.Disabled = !env.boolean("OIDC_ENABLED", true)
+	if profile := env.str("OIDC_TESTING_PROFILE"); profile != "" {
+		if err := json.Unmarshal([]byte(profile), &c.TestingProfile); err != nil {
+			env.fail("OIDC_TESTING_PROFILE", "a JSON object")
+		}
+	}
+	c.RedirectURL = env.str("OIDC_OVERWRITE_REDIRECT_URI")
+	c.PreserveNextOnError = env.boolean("OIDC_PRESERVE_NEXT_ON_ERROR", false)
+	c.CallbackPath = env.str("OIDC_CALLBACK_PATH")
+	c.LogoutPath = env.str("OIDC_LOGOUT_PATH")
+	c.PostLogoutRedirectURL = env.str("OIDC_POST_LOGOUT_REDIRECT_URI")
+	c.Audience = env.str("OIDC_AUDIENCE")
+	c.AccessTokenValidation = env.str("OIDC_ACCESS_TOKEN_VALIDATION")
+	c.LazyDiscovery = env.boolean("OIDC_LAZY_DISCOVERY", false)
+	if env.err != nil {
+		return Config{}, env.err
+	}
+	return c, nil
+}
+
+// envReader collects the first parse error so ConfigFromEnv reads linearly.
+type envReader struct{ err error }
+
+func (e *envReader) str(name string) string { return os.Getenv(name) }
+
+func (e *envReader) fail(name, want string) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%w: %s must be %s", ErrInvalidConfig, name, want)
+	}
+}
+
+func (e *envReader) boolean(name string, def bool) bool {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.fail(name, "true or false")
+		return def
+	}
+	return b
+}
+
+// ClientSecrets is the content of a Flask-OIDC client_secrets.json file:
+// the object under its top-level "web" key.
+type ClientSecrets struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Issuer       string   `json:"issuer"`
+	AuthURI      string   `json:"auth_uri,omitempty"`
+	TokenURI     string   `json:"token_uri,omitempty"`
+	UserInfoURI  string   `json:"userinfo_uri,omitempty"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// IntrospectionURI is Flask-OIDC 1.x's token_introspection_uri; it
+	// overrides the discovered introspection endpoint.
+	IntrospectionURI string `json:"token_introspection_uri,omitempty"`
+}
+
+// String returns a description of the secrets that leaves out the client
+// secret, so they can be logged or printed safely.
+func (s ClientSecrets) String() string {
+	return fmt.Sprintf("ClientSecrets{ClientID: %q, Issuer: %q, ClientSecret: [redacted]}", s.ClientID, s.Issuer)
+}
+
+// GoString is like String, so %#v does not print the secret either.
+func (s ClientSecrets) GoString() string { return s.String() }
+
+// LoadClientSecrets reads a client_secrets.json file. The error wraps
+// ErrInvalidClientSecrets (or the fs error for a missing file) and names the
+// file and, when one is missing, the key.
+func LoadClientSecrets(path string) (*ClientSecrets, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrInvalidClientSecrets, path, err)
+	}
+	secrets, err := ParseClientSecrets(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return secrets, nil
+}
+
+// ParseClientSecrets parses a client_secrets.json document: a JSON object
+// with a top-level "web" key holding client_id, client_secret and issuer
+// (required) and optionally auth_uri, token_uri, userinfo_uri,
+// token_introspection_uri and redirect_uris. The error wraps
+// ErrInvalidClientSecrets and names the missing or malformed key; it never
+// contains the secret.
+func ParseClientSecrets(data []byte) (*ClientSecrets, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %s", ErrInvalidClientSecrets, jsonErrorWithoutInput(err))
+	}
+	raw, ok := doc["web"]
+	if !ok {
+		return nil, fmt.Errorf("%w: missing top-level key \"web\"", ErrInvalidClientSecrets)
+	}
+	var s ClientSecrets
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("%w: key \"web\": %s", ErrInvalidClientSecrets, jsonErrorWithoutInput(err))
+	}
+	for _, required := range []struct{ key, value string }{
+		{"client_id", s.ClientID}, {"client_secret", s.ClientSecret}, {"issuer", s.Issuer},
+	} {
+		if strings.TrimSpace(required.value) == "" {
+			return nil, fmt.Errorf("%w: missing required key \"web.%s\"", ErrInvalidClientSecrets, required.key)
+		}
+	}
+	if err := checkAbsoluteURL(s.Issuer); err != nil {
+		return nil, fmt.Errorf("%w: key \"web.issuer\": %w", ErrInvalidClientSecrets, err)
+	}
+	return &s, nil
+}
+
+// jsonErrorWithoutInput keeps JSON errors from quoting the document, which
+// may hold the client secret.
+func jsonErrorWithoutInput(err error) string {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Sprintf("invalid JSON at byte %d", syntax.Offset)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Sprintf("key %q must be %s, not %s", typ.Field, typ.Type, typ.Value)
+	}
+	return "invalid JSON"
+}

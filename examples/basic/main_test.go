@@ -1,0 +1,27 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/httpoidc/httpoidc/internal/exampletest"
+	"github.com/httpoidc/httpoidc/oidctest"
+)
+
+func TestBasic(t *testing.T) {
+	op, app := exampletest.Setup(t, "basic")
+	exampletest.Run(t, app, run)
+	token := op.IssueAccessToken(oidctest.TokenRequest{ClientID: "basic", Subject: "alice", Scopes: []string{"openid"}, Audience: []string{"basic"}, Format: oidctest.JWT})
+
+	exampletest.NewBrowser(t).Visit(app, []exampletest.Step{
+		{Path: "/", Status: http.StatusOK, Body: "Not logged in"},
+		{Path: "/alt", Status: http.StatusOK, Body: "Not logged in"},
+		{Path: "/login", Status: http.StatusOK, Body: "Welcome alice@example.com"},
+		{Path: "/", Status: http.StatusOK, Body: "Welcome alice@example.com"},
+		{Path: "/alt", Status: http.StatusOK, Body: "Welcome alice@example.com"},
+		{Path: "/api", Status: http.StatusUnauthorized},
+		{Path: "/api", Header: []string{"Authorization", "Bearer " + token}, Status: http.StatusOK, Body: `"Welcome alice"`},
+		{Path: "/logout", Status: http.StatusOK, Body: "Not logged in"},
+		{Path: "/alt", Status: http.StatusOK, Body: "Not logged in"},
+	})
+}

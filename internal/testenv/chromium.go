@@ -1,0 +1,83 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// StartChromium starts headless Chromium with a fresh profile and returns a
+// chromedp context for one tab of it. The browser is closed when the test
+// ends, after a screenshot of the tab is saved if the test failed.
+//
+// The flags keep Chromium from reaching beyond loopback: without them it
+// phones home at start-up. Use chromedp.Run with contexts derived from the
+// returned one; give those a timeout, not the returned context itself.
+func StartChromium(t testing.TB) context.Context {
+	t.Helper()
+	bin := "/usr/bin/chromium"
+	if _, err := os.Stat(bin); err != nil {
+		bin = lookTool(t, "chromium", "apt-get install -y chromium")
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			SaveScreenshot(t, ctx)
+		}
+		cancel()
+		cancelAlloc()
+	})
+	// Start the browser now, on a context without a deadline: the first Run
+	// ties the browser's life to its context.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("testenv: start %s: %v", bin, err)
+	}
+	return ctx
+}
+
+// SaveScreenshot writes a PNG of the tab of ctx to $TEST_ARTIFACTS, or to
+// httpoidc-artifacts in the system's temporary directory, and logs its path.
+// It only logs when it fails, so that it can run in a failing test's cleanup.
+func SaveScreenshot(t testing.TB, ctx context.Context) {
+	t.Helper()
+	dir := os.Getenv("TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "httpoidc-artifacts")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Logf("testenv: no screenshot: %v", err)
+		return
+	}
+	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")
+	path := filepath.Join(dir, fmt.Sprintf("%s-%s.png", name, time.Now().Format("20060102-150405.000")))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("testenv: no screenshot: %v", err)
+		return
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Logf("testenv: no screenshot: %v", err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
+}

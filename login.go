@@ -1,0 +1,346 @@
+package httpoidc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// protocolClaims are the ID token claims about the token rather than the
+// user; they stay out of the profile.
+var protocolClaims = []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "auth_time", "acr", "amr", "typ"}
+
+// loginError is a failed callback: what the browser is told, and why for
+// the log.
+type loginError struct {
+	status int
+	title  string
+	detail string
+	cause  error
+}
+
+func (e *loginError) Error() string { return e.title + ": " + e.cause.Error() }
+
+func (e *loginError) Unwrap() error { return e.cause }
+
+func rejectLogin(detail string, cause error) *loginError {
+	return &loginError{status: http.StatusBadRequest, title: "Login failed", detail: detail, cause: cause}
+}
+
+// handleCallback completes a login at the redirect URI.
+func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) {
+	if oc.cfg.Disabled {
+		http.Redirect(w, r, "/", http.StatusFound)
+		return
+	}
+	ctx := r.Context()
+	d := oc.loadSession(ctx)
+	query := r.URL.Query()
+	pending, found := d.takePending(query.Get("state"), oc.cfg.Now())
+	// The state is spent whatever happens next, so a failed attempt cannot
+	// be retried with another code.
+	oc.saveSession(ctx, d)
+	login, err := oc.completeLogin(ctx, query, pending, found)
+	if err != nil {
+		var le *loginError
+		if !errors.As(err, &le) {
+			le = rejectLogin("The login could not be completed.", err)
+		}
+		oc.log.Warn("httpoidc: login failed", "reason", le.title, "error", le.cause)
+		if errors.Is(err, ErrProviderUnavailable) {
+			oc.unavailable(w, r, err)
+			return
+		}
+		oc.writeError(w, r, le.status, le.title, le.detail)
+		return
+	}
+	// A new session token at login defeats session fixation.
+	if err := oc.sessions.RenewToken(ctx); err != nil {
+		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
+		return
+	}
+	d.Login = login
+	d.Logout = nil
+	oc.saveSession(ctx, d)
+	if p := oc.provider.Load(); p != nil {
+		oc.indexSession(ctx, p.issuer, login)
+	}
+	u := oc.newUser(ctx, login)
+	if oc.cfg.OnLogin != nil {
+		oc.cfg.OnLogin(ctx, u)
+	}
+	oc.log.Info("httpoidc: user logged in", "user", u)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, safeNext(pending.Next), http.StatusFound)
+}
+
+// completeLogin checks the authorization response, redeems the code and
+// validates everything the provider returned.
+func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pending pendingLogin, found bool) (*loginData, error) {
+	if code := query.Get("error"); code != "" {
+		status := http.StatusBadRequest
+		detail := "The identity provider did not log you in."
+		if code == "access_denied" {
+			status = http.StatusForbidden
+			detail = "The login was cancelled or refused at the identity provider."
+		}
+		return nil, &loginError{status: status, title: "Login refused", detail: detail, cause: fmt.Errorf("provider error %q", code)}
+	}
+	if !found {
+		return nil, rejectLogin("This login link is not valid for this browser or has already been used. Please start again.",
+			errors.New("state missing, unknown, expired or already used"))
+	}
+	p, err := oc.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 9207: the iss parameter defeats mix-up attacks between providers.
+	if iss, present := query["iss"]; present || p.issParameterSupported {
+		if !present || len(iss) != 1 || iss[0] != p.issuer {
+			return nil, rejectLogin("The response did not come from the expected identity provider.",
+				errors.New("authorization response iss parameter missing or wrong"))
+		}
+	}
+	code := query.Get("code")
+	if code == "" {
+		return nil, rejectLogin("The identity provider sent no authorization code.", errors.New("no code"))
+	}
+	octx, cancel := oc.outbound(ctx)
+	defer cancel()
+	tok, err := p.oauth2.Exchange(octx, code, oauth2.VerifierOption(pending.Verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
+			return nil, rejectLogin("The identity provider refused the login.", fmt.Errorf("token endpoint: %q", re.ErrorCode))
+		}
+		return nil, fmt.Errorf("%w: token endpoint: %w", ErrProviderUnavailable, err)
+	}
+	rawIDToken, _ := tok.Extra("id_token").(string)
+	if rawIDToken == "" {
+		return nil, rejectLogin("The identity provider sent no ID token.", errors.New("no id_token in token response"))
+	}
+	idToken, claims, err := oc.verifyIDToken(octx, p, rawIDToken, pending.Nonce)
+	if err != nil {
+		return nil, rejectLogin("The identity provider's answer could not be verified.", err)
+	}
+	if idToken.AccessTokenHash != "" {
+		if err := idToken.VerifyAccessToken(tok.AccessToken); err != nil {
+			return nil, rejectLogin("The identity provider's answer could not be verified.", err)
+		}
+	}
+	profile := make(map[string]any, len(claims))
+	for k, v := range claims {
+		if !slices.Contains(protocolClaims, k) {
+			profile[k] = v
+		}
+	}
+	if !oc.cfg.DisableUserInfo && p.userInfoURL != "" {
+		info, err := oc.userInfo(octx, p, tok.AccessToken, tok.TokenType)
+		if err != nil {
+			return nil, err
+		}
+		// OpenID Connect Core §5.3.2: a userinfo response for another
+		// subject must not be used.
+		if sub, _ := info["sub"].(string); sub != idToken.Subject {
+			return nil, rejectLogin("The identity provider's answer could not be verified.", errors.New("userinfo sub does not match the ID token"))
+		}
+		for k, v := range info {
+			profile[k] = v
+		}
+	}
+	sid, _ := claims["sid"].(string)
+	return &loginData{
+		Subject:      idToken.Subject,
+		SessionID:    sid,
+		Profile:      profile,
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		IDToken:      rawIDToken,
+		Expiry:       oc.expiryUnix(tok),
+	}, nil
+}
+
+// verifyIDToken runs go-oidc's checks (signature, iss, aud, exp) and the
+// ones it leaves to the caller: nonce, iat, sub and azp.
+func (oc *OpenIDConnect) verifyIDToken(ctx context.Context, p *providerState, raw, nonce string) (*oidc.IDToken, map[string]any, error) {
+	idToken, err := p.idTokens.Verify(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	var claims map[string]any
+	if err := idToken.Claims(&claims); err != nil {
+		return nil, nil, err
+	}
+	now := oc.cfg.Now()
+	switch {
+	case idToken.Nonce != nonce:
+		return nil, nil, errors.New("ID token nonce does not match")
+	case idToken.Subject == "":
+		return nil, nil, errors.New("ID token has no sub")
+	case idToken.IssuedAt.IsZero():
+		return nil, nil, errors.New("ID token has no iat")
+	case idToken.IssuedAt.After(now.Add(oc.cfg.ClockSkew)):
+		return nil, nil, errors.New("ID token issued in the future")
+	}
+	if nbf, ok := claims["nbf"].(float64); ok && time.Unix(int64(nbf), 0).After(now.Add(oc.cfg.ClockSkew)) {
+		return nil, nil, errors.New("ID token not valid yet (nbf)")
+	}
+	azp, hasAZP := claims["azp"].(string)
+	if (len(idToken.Audience) > 1 || hasAZP) && azp != oc.secrets.ClientID {
+		return nil, nil, errors.New("ID token azp is not this client")
+	}
+	return idToken, claims, nil
+}
+
+// userInfo fetches the userinfo claims for an access token.
+func (oc *OpenIDConnect) userInfo(ctx context.Context, p *providerState, accessToken, tokenType string) (map[string]any, error) {
+	info, err := p.oidc.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: tokenType}))
+	if err != nil {
+		return nil, fmt.Errorf("%w: userinfo: %w", ErrProviderUnavailable, err)
+	}
+	var claims map[string]any
+	if err := info.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("%w: userinfo: %w", ErrProviderUnavailable, err)
+	}
+	return claims, nil
+}
+
+// handleLogout ends the login. With the provider's end_session_endpoint it
+// continues there (RP-initiated logout), which sends the browser back to
+// the logout path with the state, and from there to the ?next target.
+func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	next := safeNext(r.URL.Query().Get("next"))
+	d := oc.loadSession(ctx)
+	if d.Login == nil || oc.cfg.Disabled {
+		// Coming back from the provider, or nobody to log out.
+		if d.Logout != nil && d.Logout.State == r.URL.Query().Get("state") {
+			next = safeNext(d.Logout.Next)
+			d.Logout = nil
+			oc.saveSession(ctx, d)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, next, http.StatusFound)
+		return
+	}
+	u := UserFrom(ctx)
+	if !u.LoggedIn() {
+		u = oc.newUser(ctx, d.Login)
+	}
+	if err := oc.endLogin(ctx, u); err != nil {
+		oc.writeError(w, r, http.StatusInternalServerError, "Logout failed", "The session could not be cleared.")
+		return
+	}
+	target := next
+	if p := oc.provider.Load(); p != nil && p.endSessionURL != "" {
+		state := rand.Text()
+		d := oc.loadSession(ctx)
+		d.Logout = &pendingLogout{State: state, Next: next, Created: oc.cfg.Now().Unix()}
+		oc.saveSession(ctx, d)
+		q := url.Values{
+			"client_id":                {oc.secrets.ClientID},
+			"post_logout_redirect_uri": {oc.postLogoutURL},
+			"state":                    {state},
+		}
+		if u.IDToken != "" {
+			q.Set("id_token_hint", u.IDToken)
+		}
+		target = addQuery(p.endSessionURL, q)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// endLogin clears the login from the session and renews the session token,
+// so the old cookie no longer names any server-side state.
+func (oc *OpenIDConnect) endLogin(ctx context.Context, u *User) error {
+	if oc.cfg.OnLogout != nil {
+		oc.cfg.OnLogout(ctx, u)
+	}
+	d := oc.loadSession(ctx)
+	d.Login = nil
+	oc.saveSession(ctx, d)
+	if err := oc.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	oc.log.Info("httpoidc: user logged out", "user", u)
+	return nil
+}
+
+func addQuery(endpoint string, q url.Values) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	merged := u.Query()
+	for k, v := range q {
+		merged[k] = v
+	}
+	u.RawQuery = merged.Encode()
+	return u.String()
+}
+
+// handleBackchannelLogout implements OpenID Connect Back-Channel Logout
+// 1.0: the provider posts a signed logout token and the sessions it names
+// are destroyed in the session store.
+func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	fail := func(status int, code, description string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		fail(http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	raw := r.PostFormValue("logout_token")
+	if raw == "" {
+		fail(http.StatusBadRequest, "invalid_request", "missing logout_token")
+		return
+	}
+	p, err := oc.discover(r.Context())
+	if err != nil {
+		oc.log.Warn("httpoidc: back-channel logout: provider unavailable", "error", err)
+		fail(http.StatusServiceUnavailable, "temporarily_unavailable", "provider unavailable")
+		return
+	}
+	token, err := p.idTokens.VerifyLogout(r.Context(), raw)
+	if err == nil && token.IssuedAt.After(oc.cfg.Now().Add(oc.cfg.ClockSkew)) {
+		err = errors.New("logout token issued in the future")
+	}
+	if err != nil {
+		oc.log.Warn("httpoidc: back-channel logout token rejected", "error", err)
+		fail(http.StatusBadRequest, "invalid_request", "invalid logout token")
+		return
+	}
+	replayed, err := oc.logoutTokenReplayed(r.Context(), p.issuer, token.TokenID, token.Expiry)
+	if err != nil {
+		oc.log.Error("httpoidc: back-channel logout: session store", "error", err)
+		fail(http.StatusInternalServerError, "server_error", "session store unavailable")
+		return
+	}
+	if replayed {
+		fail(http.StatusBadRequest, "invalid_request", "logout token already used")
+		return
+	}
+	n, err := oc.destroyIndexedSessions(r.Context(), p.issuer, token.SessionID, token.Subject)
+	if err != nil {
+		oc.log.Error("httpoidc: back-channel logout: session store", "error", err)
+		fail(http.StatusInternalServerError, "server_error", "session store unavailable")
+		return
+	}
+	oc.log.Info("httpoidc: back-channel logout", "sub", token.Subject, "sessions", n)
+	w.WriteHeader(http.StatusOK)
+}

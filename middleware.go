@@ -1,0 +1,311 @@
+package httpoidc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// User is the person behind a request, as Flask-OIDC's g.oidc_user. The
+// zero User is anonymous. Read it with UserFrom.
+type User struct {
+	// Subject is the provider's unique, stable identifier (sub).
+	Subject string
+	// Email is the email claim, if the provider sent one.
+	Email string
+	// Name is the name claim, if the provider sent one.
+	Name string
+	// Groups is the groups claim, if the provider sent one.
+	Groups []string
+	// Profile holds the identity claims of the ID token merged with the
+	// userinfo response (Flask-OIDC's oidc_auth_profile).
+	Profile map[string]any
+	// AccessToken is the current OAuth 2.0 access token.
+	AccessToken string
+	// RefreshToken is the current refresh token, if the provider issued one.
+	RefreshToken string
+	// IDToken is the raw ID token.
+	IDToken string
+	// Expiry is when AccessToken expires; zero if the provider did not say.
+	Expiry time.Time
+
+	oc  *OpenIDConnect
+	ctx context.Context
+}
+
+// LoggedIn reports whether the user is logged in.
+func (u *User) LoggedIn() bool { return u != nil && u.Subject != "" }
+
+// Logout ends the login in the current session, without contacting the
+// provider; the session token is renewed. It returns an error only for an
+// anonymous user or a failure of the session store.
+func (u *User) Logout() error {
+	if !u.LoggedIn() || u.oc == nil {
+		return fmt.Errorf("httpoidc: Logout: no user is logged in")
+	}
+	return u.oc.endLogin(u.ctx, u)
+}
+
+// String describes the user without any token.
+func (u *User) String() string {
+	if !u.LoggedIn() {
+		return "anonymous"
+	}
+	return fmt.Sprintf("User{Subject: %q, Email: %q}", u.Subject, u.Email)
+}
+
+// LogValue implements slog.LogValuer so that logging a User never logs its
+// tokens.
+func (u *User) LogValue() slog.Value {
+	if !u.LoggedIn() {
+		return slog.StringValue("anonymous")
+	}
+	return slog.GroupValue(slog.String("sub", u.Subject), slog.String("email", u.Email))
+}
+
+type contextKey int
+
+const (
+	userKey contextKey = iota
+	customUserKey
+	tokenKey
+)
+
+// UserFrom returns the user of a request handled by OpenIDConnect.Handler:
+// never nil, anonymous when nobody is logged in or the handler is missing.
+func UserFrom(ctx context.Context) *User {
+	if u, ok := ctx.Value(userKey).(*User); ok {
+		return u
+	}
+	return &User{}
+}
+
+// UserAs returns the application's own user value built by Config.NewUser,
+// and false when there is none or it is not a T.
+func UserAs[T any](ctx context.Context) (T, bool) {
+	v, ok := ctx.Value(customUserKey).(T)
+	return v, ok
+}
+
+// UserLoggedIn reports whether the request's user is logged in (Flask-OIDC's
+// user_loggedin).
+func (oc *OpenIDConnect) UserLoggedIn(r *http.Request) bool {
+	return UserFrom(r.Context()).LoggedIn()
+}
+
+func (oc *OpenIDConnect) newUser(ctx context.Context, login *loginData) *User {
+	u := &User{oc: oc, ctx: ctx}
+	if login == nil {
+		return u
+	}
+	u.Subject = login.Subject
+	u.Profile = login.Profile
+	u.AccessToken = login.AccessToken
+	u.RefreshToken = login.RefreshToken
+	u.IDToken = login.IDToken
+	if login.Expiry != 0 {
+		u.Expiry = time.Unix(login.Expiry, 0)
+	}
+	u.Email, _ = login.Profile["email"].(string)
+	u.Name, _ = login.Profile["name"].(string)
+	switch groups := login.Profile["groups"].(type) {
+	case []any:
+		for _, g := range groups {
+			if s, ok := g.(string); ok {
+				u.Groups = append(u.Groups, s)
+			}
+		}
+	case string:
+		u.Groups = []string{groups}
+	}
+	return u
+}
+
+// serveWithUser puts the request's user in its context and calls next.
+func (oc *OpenIDConnect) serveWithUser(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	var login *loginData
+	if oc.cfg.Disabled {
+		login = oc.testingLogin()
+	} else {
+		var refused bool
+		login, refused = oc.loadUser(r)
+		if refused && isNavigation(r) {
+			target := "/"
+			if oc.cfg.PreserveNextOnError {
+				target = r.URL.RequestURI()
+			}
+			oc.startLogin(w, r, target)
+			return
+		}
+	}
+	ctx := r.Context()
+	u := oc.newUser(ctx, login)
+	ctx = context.WithValue(ctx, userKey, u)
+	if oc.cfg.NewUser != nil {
+		custom, err := oc.cfg.NewUser(ctx, u)
+		if err != nil {
+			oc.log.Error("httpoidc: Config.NewUser failed", "user", u, "error", err)
+			oc.writeError(w, r, http.StatusInternalServerError, "Internal error", "The user could not be loaded.")
+			return
+		}
+		ctx = context.WithValue(ctx, customUserKey, custom)
+	}
+	u.ctx = ctx
+	next.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// RequireLogin is middleware that lets logged-in users through to next.
+// An anonymous top-level browser navigation (GET or HEAD) is redirected to
+// the provider to log in and comes back to the same page; any other request
+// (an API call, a fetch or XHR) gets 401, and OPTIONS passes through for
+// CORS preflights. With Config.Disabled it never redirects: the testing
+// user passes, anyone else gets 401. It needs Handler around it.
+func (oc *OpenIDConnect) RequireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, installed := r.Context().Value(userKey).(*User)
+		switch {
+		case r.Method == http.MethodOptions || u.LoggedIn():
+			next.ServeHTTP(w, r)
+		case !installed:
+			oc.log.Error("httpoidc: RequireLogin used without OpenIDConnect.Handler around it", "path", r.URL.Path)
+			oc.writeError(w, r, http.StatusInternalServerError, "Internal error", "Login is not set up for this page.")
+		case oc.cfg.Disabled || !isNavigation(r):
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer realm=%q", oc.cfg.Realm))
+			oc.writeError(w, r, http.StatusUnauthorized, "Login required", "You need to log in to see this page.")
+		default:
+			oc.startLogin(w, r, r.URL.RequestURI())
+		}
+	})
+}
+
+// isNavigation tells a top-level page load, which may be redirected to the
+// provider, from a request a script or API client made, which must not be.
+func isNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" {
+		return mode == "navigate"
+	}
+	if r.Header.Get("X-Requested-With") != "" {
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	switch {
+	case accept == "", strings.Contains(accept, "text/html"), strings.Contains(accept, "application/xhtml"):
+		return true
+	case strings.Contains(accept, "json"):
+		return false
+	}
+	return strings.Contains(accept, "*/*")
+}
+
+// startLogin sends the browser to the provider's authorization endpoint,
+// remembering state, nonce, PKCE verifier and return path in the session.
+func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next string) {
+	ctx := r.Context()
+	p, err := oc.discover(ctx)
+	if err != nil {
+		oc.unavailable(w, r, err)
+		return
+	}
+	pending := pendingLogin{
+		State:    rand.Text(),
+		Nonce:    rand.Text(),
+		Verifier: oauth2.GenerateVerifier(),
+		Next:     safeNext(next),
+		Created:  oc.cfg.Now().Unix(),
+	}
+	d := oc.loadSession(ctx)
+	d.addPending(pending, oc.cfg.Now())
+	oc.saveSession(ctx, d)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(pending.Nonce), oauth2.S256ChallengeOption(pending.Verifier)}
+	for k, v := range oc.cfg.AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.oauth2.AuthCodeURL(pending.State, opts...), http.StatusFound)
+}
+
+// maxNextLength bounds return targets; longer ones are dropped.
+const maxNextLength = 2048
+
+// safeNext returns target if it is a path on this site, else "/". Browsers
+// read "//host", "/\host" and "\\host" as other sites and drop tabs and
+// newlines before resolving, so anything with a backslash, a space or
+// control character, a scheme, a host, or a path that starts with two
+// slashes once dot segments are removed or percent-decoded, is refused.
+func safeNext(target string) string {
+	if len(target) == 0 || len(target) > maxNextLength || target[0] != '/' {
+		return "/"
+	}
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if len(target) > 1 && target[1] == '/' {
+		return "/"
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	// Resolving against any site removes dot segments as a browser does.
+	site := url.URL{Scheme: "https", Host: "app.invalid", Path: "/"}
+	resolved := site.ResolveReference(u).EscapedPath()
+	if decoded, err := url.PathUnescape(resolved); err != nil || strings.HasPrefix(resolved, "//") ||
+		strings.HasPrefix(decoded, "//") || strings.HasPrefix(decoded, "/\\") {
+		return "/"
+	}
+	return target
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}</style></head>
+<body><h1>{{.Title}}</h1><p>{{.Detail}}</p><p><a href="/">Go to the home page</a></p></body></html>
+`))
+
+// writeError answers a browser with a small HTML page and anything else
+// with RFC 6749-style JSON. Details are fixed sentences, never request input.
+func (oc *OpenIDConnect) writeError(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if isNavigation(r) || r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_ = errorPage.Execute(w, struct{ Title, Detail string }{title, detail})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	code := map[int]string{
+		http.StatusUnauthorized:       "login_required",
+		http.StatusServiceUnavailable: "temporarily_unavailable",
+	}[status]
+	if code == "" {
+		code = "server_error"
+		if status < 500 {
+			code = "invalid_request"
+		}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": detail})
+}
+
+// unavailable answers 503 when the provider cannot be reached.
+func (oc *OpenIDConnect) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	oc.log.Warn("httpoidc: provider unavailable", "path", r.URL.Path, "error", err)
+	w.Header().Set("Retry-After", "5")
+	oc.writeError(w, r, http.StatusServiceUnavailable, "Login is temporarily unavailable",
+		"The identity provider cannot be reached right now. Please try again in a moment.")
+}

@@ -1,0 +1,338 @@
+package httpoidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// OpenIDConnect adds OpenID Connect login to a web application and OAuth 2.0
+// bearer-token protection to an API. Create it with New; it is safe for
+// concurrent use.
+type OpenIDConnect struct {
+	cfg           Config
+	secrets       *ClientSecrets
+	sessions      *scs.SessionManager
+	log           *slog.Logger
+	redirectURL   string
+	postLogoutURL string
+	origin        string // scheme://host of the application
+
+	provider          atomic.Pointer[providerState]
+	discoveryMu       sync.Mutex
+	nextDiscovery     time.Time
+	discoveryFailures int
+
+	refreshes refresher
+	resource  resourceServer
+}
+
+// providerState is everything learnt from the provider's discovery
+// document, merged with the endpoints given in the client secrets.
+type providerState struct {
+	issuer                string
+	oauth2                oauth2.Config
+	oidc                  *oidc.Provider
+	userInfoURL           string
+	introspectionURL      string
+	endSessionURL         string
+	issParameterSupported bool
+	keys                  *keySet
+	idTokens              *oidc.IDTokenVerifier
+}
+
+// providerMetadata holds the discovery fields go-oidc does not expose.
+type providerMetadata struct {
+	IntrospectionEndpoint string   `json:"introspection_endpoint"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	IDTokenAlgorithms     []string `json:"id_token_signing_alg_values_supported"`
+	IssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+}
+
+// New returns an OpenIDConnect for cfg. It loads the client secrets and,
+// unless cfg.LazyDiscovery or cfg.Disabled is set, discovers the provider.
+// Errors wrap ErrInvalidConfig, ErrInvalidClientSecrets or, when the
+// provider cannot be reached within cfg.Timeout, ErrProviderUnavailable.
+func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	oc := &OpenIDConnect{cfg: cfg, log: cfg.Logger}
+	if cfg.Disabled {
+		oc.secrets = &ClientSecrets{ClientID: "testing-client-id", ClientSecret: "testing-client-secret", Issuer: "https://oidc.example.com"}
+		oc.redirectURL = "http://127.0.0.1" + cfg.CallbackPath
+	} else if err := oc.loadSecrets(); err != nil {
+		return nil, err
+	}
+	if cfg.Audience == "" {
+		oc.cfg.Audience = oc.secrets.ClientID
+	}
+	if !cfg.ResourceServerOnly && !cfg.Disabled {
+		if err := oc.resolveURLs(); err != nil {
+			return nil, err
+		}
+	}
+	oc.sessions = cfg.Sessions
+	if oc.sessions == nil {
+		oc.sessions = scs.New()
+		oc.sessions.Cookie.Name = "httpoidc_session"
+		oc.sessions.Cookie.HttpOnly = true
+		oc.sessions.Cookie.SameSite = http.SameSiteLaxMode
+		oc.sessions.Cookie.Secure = !isLoopbackHTTP(oc.redirectURL)
+		if cfg.SessionStore != nil {
+			oc.sessions.Store = cfg.SessionStore
+		}
+	}
+	oc.resource.init(&oc.cfg)
+	if cfg.Disabled || cfg.LazyDiscovery {
+		return oc, nil
+	}
+	if _, err := oc.discover(ctx); err != nil {
+		return nil, err
+	}
+	return oc, nil
+}
+
+func (oc *OpenIDConnect) loadSecrets() error {
+	switch {
+	case oc.cfg.ClientSecrets != nil:
+		s := *oc.cfg.ClientSecrets
+		for _, required := range []struct{ key, value string }{
+			{"client_id", s.ClientID}, {"client_secret", s.ClientSecret}, {"issuer", s.Issuer},
+		} {
+			if strings.TrimSpace(required.value) == "" {
+				return fmt.Errorf("%w: Config.ClientSecrets: missing required key \"web.%s\"", ErrInvalidClientSecrets, required.key)
+			}
+		}
+		if err := checkAbsoluteURL(s.Issuer); err != nil {
+			return fmt.Errorf("%w: Config.ClientSecrets: key \"web.issuer\": %w", ErrInvalidClientSecrets, err)
+		}
+		oc.secrets = &s
+	case oc.cfg.ClientSecretsFile != "":
+		s, err := LoadClientSecrets(oc.cfg.ClientSecretsFile)
+		if err != nil {
+			return err
+		}
+		oc.secrets = s
+	default:
+		return fmt.Errorf("%w: set ClientSecretsFile or ClientSecrets (OIDC_CLIENT_SECRETS)", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// resolveURLs settles the callback URL: Config.RedirectURL, else the
+// registered redirect URI ending in CallbackPath, else the first one.
+func (oc *OpenIDConnect) resolveURLs() error {
+	oc.redirectURL = oc.cfg.RedirectURL
+	if oc.redirectURL == "" {
+		for _, uri := range oc.secrets.RedirectURIs {
+			if u, err := url.Parse(uri); err == nil && u.Path == oc.cfg.CallbackPath {
+				oc.redirectURL = uri
+				break
+			}
+		}
+	}
+	if oc.redirectURL == "" && len(oc.secrets.RedirectURIs) > 0 {
+		oc.redirectURL = oc.secrets.RedirectURIs[0]
+	}
+	if oc.redirectURL == "" {
+		return fmt.Errorf("%w: no redirect URI: set Config.RedirectURL (OIDC_OVERWRITE_REDIRECT_URI) or \"web.redirect_uris\" in the client secrets", ErrInvalidConfig)
+	}
+	if err := checkAbsoluteURL(oc.redirectURL); err != nil {
+		return fmt.Errorf("%w: redirect URI: %w", ErrInvalidConfig, err)
+	}
+	u, _ := url.Parse(oc.redirectURL)
+	oc.origin = u.Scheme + "://" + u.Host
+	oc.postLogoutURL = oc.cfg.PostLogoutRedirectURL
+	if oc.postLogoutURL == "" {
+		oc.postLogoutURL = oc.origin + oc.cfg.LogoutPath
+	}
+	return nil
+}
+
+func checkAbsoluteURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %q", raw)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("want an absolute http(s) URL, got %q", raw)
+	}
+	return nil
+}
+
+func isLoopbackHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// discover returns the provider state, running discovery when it has not
+// succeeded yet. Failures back off from one second up to a minute, so an
+// outage costs the provider one request per backoff, not one per visitor.
+func (oc *OpenIDConnect) discover(ctx context.Context) (*providerState, error) {
+	if p := oc.provider.Load(); p != nil {
+		return p, nil
+	}
+	oc.discoveryMu.Lock()
+	defer oc.discoveryMu.Unlock()
+	if p := oc.provider.Load(); p != nil {
+		return p, nil
+	}
+	if now := oc.cfg.Now(); now.Before(oc.nextDiscovery) {
+		return nil, fmt.Errorf("%w: discovery of %s failed recently; retrying after %s", ErrProviderUnavailable, oc.secrets.Issuer, oc.nextDiscovery.Sub(now).Round(time.Second))
+	}
+	p, err := oc.fetchProvider(ctx)
+	if err != nil {
+		oc.discoveryFailures++
+		backoff := min(time.Second<<min(oc.discoveryFailures-1, 6), time.Minute)
+		oc.nextDiscovery = oc.cfg.Now().Add(backoff)
+		oc.log.Warn("httpoidc: provider discovery failed", "issuer", oc.secrets.Issuer, "retry_in", backoff, "error", err)
+		return nil, err
+	}
+	oc.discoveryFailures = 0
+	oc.provider.Store(p)
+	oc.log.Info("httpoidc: provider discovered", "issuer", p.issuer)
+	return p, nil
+}
+
+func (oc *OpenIDConnect) outbound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, oc.cfg.Timeout)
+	ctx = oidc.ClientContext(ctx, oc.cfg.HTTPClient)
+	return context.WithValue(ctx, oauth2.HTTPClient, oc.cfg.HTTPClient), cancel
+}
+
+func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, error) {
+	ctx, cancel := oc.outbound(ctx)
+	defer cancel()
+	issuer := oc.secrets.Issuer
+	discovered, err := oidc.NewProvider(ctx, issuer)
+	var mismatch *oidc.IssuerMismatchError
+	if errors.As(err, &mismatch) && strings.TrimSuffix(mismatch.Provided, "/") == strings.TrimSuffix(mismatch.Discovered, "/") {
+		// Flask-OIDC strips the trailing slash of the configured issuer;
+		// accept the provider's spelling when that is the only difference.
+		issuer = mismatch.Discovered
+		discovered, err = oidc.NewProvider(ctx, issuer)
+	}
+	if err != nil {
+		if errors.As(err, &mismatch) {
+			return nil, fmt.Errorf("%w: discovery: %w", ErrInvalidConfig, err)
+		}
+		return nil, fmt.Errorf("%w: discovery of %s: %w", ErrProviderUnavailable, issuer, err)
+	}
+	var base struct {
+		AuthURL     string `json:"authorization_endpoint"`
+		TokenURL    string `json:"token_endpoint"`
+		UserInfoURL string `json:"userinfo_endpoint"`
+		JWKSURL     string `json:"jwks_uri"`
+	}
+	var meta providerMetadata
+	if err := discovered.Claims(&base); err != nil {
+		return nil, fmt.Errorf("%w: discovery document: %w", ErrProviderUnavailable, err)
+	}
+	if err := discovered.Claims(&meta); err != nil {
+		return nil, fmt.Errorf("%w: discovery document: %w", ErrProviderUnavailable, err)
+	}
+	override := func(dst *string, src string) {
+		if src != "" {
+			*dst = src
+		}
+	}
+	override(&base.AuthURL, oc.secrets.AuthURI)
+	override(&base.TokenURL, oc.secrets.TokenURI)
+	override(&base.UserInfoURL, oc.secrets.UserInfoURI)
+	override(&meta.IntrospectionEndpoint, oc.secrets.IntrospectionURI)
+	if base.JWKSURL == "" {
+		return nil, fmt.Errorf("%w: discovery document of %s has no jwks_uri", ErrInvalidConfig, issuer)
+	}
+	algorithms := signingAlgorithms(meta.IDTokenAlgorithms)
+	var algNames []string
+	for _, a := range algorithms {
+		algNames = append(algNames, string(a))
+	}
+	keys := newKeySet(base.JWKSURL, oc.cfg.HTTPClient, &oc.cfg, algorithms)
+	authStyle := oauth2.AuthStyleInParams
+	if oc.cfg.ClientAuthMethod == AuthClientSecretBasic {
+		authStyle = oauth2.AuthStyleInHeader
+	}
+	p := &providerState{
+		issuer: issuer,
+		oauth2: oauth2.Config{
+			ClientID:     oc.secrets.ClientID,
+			ClientSecret: oc.secrets.ClientSecret,
+			Endpoint:     oauth2.Endpoint{AuthURL: base.AuthURL, TokenURL: base.TokenURL, AuthStyle: authStyle},
+			RedirectURL:  oc.redirectURL,
+			Scopes:       oc.cfg.Scopes,
+		},
+		oidc: (&oidc.ProviderConfig{
+			IssuerURL: issuer, AuthURL: base.AuthURL, TokenURL: base.TokenURL,
+			UserInfoURL: base.UserInfoURL, JWKSURL: base.JWKSURL, Algorithms: algNames,
+		}).NewProvider(ctx),
+		userInfoURL:           base.UserInfoURL,
+		introspectionURL:      meta.IntrospectionEndpoint,
+		endSessionURL:         meta.EndSessionEndpoint,
+		issParameterSupported: meta.IssParameterSupported,
+		keys:                  keys,
+	}
+	p.idTokens = oidc.NewVerifier(issuer, keys, &oidc.Config{
+		ClientID:             oc.secrets.ClientID,
+		SupportedSigningAlgs: algNames,
+		// go-oidc has no leeway on exp: checking against a clock running
+		// ClockSkew behind gives it one.
+		Now: func() time.Time { return oc.cfg.Now().Add(-oc.cfg.ClockSkew) },
+	})
+	return p, nil
+}
+
+// Handler wraps the application's handler: it loads and saves the session,
+// serves the callback, logout and back-channel logout paths, refreshes
+// tokens about to expire, and puts the User in every request's context.
+// With ResourceServerOnly it adds nothing and returns next unchanged.
+func (oc *OpenIDConnect) Handler(next http.Handler) http.Handler {
+	if oc.cfg.ResourceServerOnly {
+		return next
+	}
+	withSession := oc.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case oc.cfg.CallbackPath:
+			oc.handleCallback(w, r)
+		case oc.cfg.LogoutPath:
+			oc.handleLogout(w, r)
+		default:
+			oc.serveWithUser(w, r, next)
+		}
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The provider posts back-channel logout tokens without the
+		// browser's cookie: no session is loaded for them.
+		if r.URL.Path == oc.cfg.BackchannelLogoutPath && !oc.cfg.Disabled {
+			oc.handleBackchannelLogout(w, r)
+			return
+		}
+		withSession.ServeHTTP(w, r)
+	})
+}
+
+// Sessions returns the session manager holding the logins, for
+// applications that store their own values in the same session.
+func (oc *OpenIDConnect) Sessions() *scs.SessionManager { return oc.sessions }

@@ -1,0 +1,440 @@
+package httpoidc_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpoidc/httpoidc"
+	"github.com/httpoidc/httpoidc/oidctest"
+)
+
+// harness is an application using httpoidc, logged in against a real
+// oidctest provider over real HTTP.
+type harness struct {
+	t      *testing.T
+	op     *oidctest.Server
+	oc     *httpoidc.OpenIDConnect
+	app    *httptest.Server
+	client *http.Client
+	config httpoidc.Config
+}
+
+var alice = oidctest.User{Subject: "alice", Claims: map[string]any{
+	"email": "alice@example.com", "email_verified": true, "name": "Alice Liddell", "groups": []any{"admins", "staff"},
+}}
+
+// newHarness starts a provider and an application; configure may change
+// the Config before New.
+func newHarness(t *testing.T, configure func(*httpoidc.Config), opts ...oidctest.Option) *harness {
+	t.Helper()
+	op := oidctest.NewServer(opts...)
+	t.Cleanup(op.Close)
+	var handler atomic.Value
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	t.Cleanup(app.Close)
+	op.AddClient(oidctest.Client{
+		ID: "app", Secret: "app-secret",
+		RedirectURIs:           []string{app.URL + "/authorize"},
+		PostLogoutRedirectURIs: []string{app.URL + "/logout"},
+		BackchannelLogoutURI:   app.URL + "/backchannel-logout",
+	})
+	op.AddUser(alice)
+	op.AutoLogin("alice")
+	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
+	require.NoError(t, err)
+	cfg := httpoidc.Config{
+		ClientSecrets: secrets,
+		Scopes:        []string{"openid", "email", "profile", "groups"},
+		Now:           op.Now,
+		Logger:        slog.New(slog.DiscardHandler),
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t)}
+	oc, err := httpoidc.New(context.Background(), cfg)
+	require.NoError(t, err)
+	h.oc = oc
+	handler.Store(oc.Handler(testApp(oc)))
+	return h
+}
+
+// newBrowser is an http.Client with a cookie jar, like a browser profile.
+func newBrowser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+}
+
+// account is an application's own user type, built by Config.NewUser.
+type account struct {
+	ID    string
+	Admin bool
+}
+
+// testApp is the Flask-OIDC documentation's example app, plus a few pages
+// the tests read state from.
+func testApp(oc *httpoidc.OpenIDConnect) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if u := httpoidc.UserFrom(r.Context()); u.LoggedIn() {
+			fmt.Fprintf(w, "Welcome %s", u.Email)
+			return
+		}
+		fmt.Fprint(w, "Not logged in")
+	})
+	mux.Handle("/login", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "Welcome %s", httpoidc.UserFrom(r.Context()).Email)
+	})))
+	mux.Handle("/me", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := httpoidc.UserFrom(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"sub": u.Subject, "email": u.Email, "name": u.Name, "groups": u.Groups, "profile": u.Profile,
+			"access_token": u.AccessToken, "refresh_token": u.RefreshToken, "id_token": u.IDToken,
+		})
+	})))
+	mux.HandleFunc("/account", func(w http.ResponseWriter, r *http.Request) {
+		a, ok := httpoidc.UserAs[*account](r.Context())
+		if !ok {
+			http.Error(w, "no account", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "account %s admin=%t", a.ID, a.Admin)
+	})
+	mux.HandleFunc("/local-logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := httpoidc.UserFrom(r.Context()).Logout(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, "logged out locally")
+	})
+	return mux
+}
+
+// get fetches path from the app, following redirects, and returns the
+// final response's status and body.
+func (h *harness) get(client *http.Client, path string, header ...string) (*http.Response, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, h.app.URL+path, nil)
+	require.NoError(h.t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	return resp, string(body)
+}
+
+// login logs the browser in and checks it worked.
+func (h *harness) login(client *http.Client) {
+	h.t.Helper()
+	resp, body := h.get(client, "/login")
+	require.Equal(h.t, http.StatusOK, resp.StatusCode, body)
+	require.Equal(h.t, "Welcome alice@example.com", body)
+}
+
+// me returns the logged-in user as the app sees it.
+func (h *harness) me(client *http.Client) map[string]any {
+	h.t.Helper()
+	resp, body := h.get(client, "/me", "Accept", "application/json")
+	require.Equal(h.t, http.StatusOK, resp.StatusCode, body)
+	var m map[string]any
+	require.NoError(h.t, json.Unmarshal([]byte(body), &m))
+	return m
+}
+
+// loggedIn reports what the home page says about the browser.
+func (h *harness) loggedIn(client *http.Client) bool {
+	h.t.Helper()
+	_, body := h.get(client, "/")
+	return strings.HasPrefix(body, "Welcome ")
+}
+
+// noRedirects returns a client sharing the jar that stops at the first
+// redirect, to look at or replay a single step of the flow.
+func noRedirects(client *http.Client) *http.Client {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// callbackURL runs the flow up to the provider's redirect back to the app
+// and returns that URL without visiting it.
+func (h *harness) callbackURL(client *http.Client) string {
+	h.t.Helper()
+	c := *client
+	var callback string
+	c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), h.app.URL+"/authorize") {
+			callback = req.URL.String()
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	resp, err := c.Get(h.app.URL + "/login")
+	require.NoError(h.t, err)
+	resp.Body.Close()
+	require.NotEmpty(h.t, callback, "the provider did not redirect back")
+	return callback
+}
+
+func TestLogin(t *testing.T) {
+	h := newHarness(t, nil)
+	require.False(t, h.loggedIn(h.client))
+
+	resp, err := noRedirects(h.client).Get(h.app.URL + "/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	authURL, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(authURL.String(), h.op.URL+"/authorize"), authURL.String())
+	q := authURL.Query()
+	require.Equal(t, "code", q.Get("response_type"))
+	require.Equal(t, "app", q.Get("client_id"))
+	require.Equal(t, h.app.URL+"/authorize", q.Get("redirect_uri"))
+	require.Equal(t, "S256", q.Get("code_challenge_method"))
+	require.NotEmpty(t, q.Get("code_challenge"))
+	require.NotEmpty(t, q.Get("nonce"))
+	require.GreaterOrEqual(t, len(q.Get("state")), 20)
+	require.Equal(t, "openid email profile groups", q.Get("scope"))
+
+	h.login(h.client)
+	me := h.me(h.client)
+	require.Equal(t, "alice", me["sub"])
+	require.Equal(t, "Alice Liddell", me["name"])
+	require.Equal(t, []any{"admins", "staff"}, me["groups"])
+	require.Equal(t, true, me["profile"].(map[string]any)["email_verified"])
+	require.NotContains(t, me["profile"], "nonce", "protocol claims stay out of the profile")
+	require.NotEmpty(t, me["access_token"])
+	require.NotEmpty(t, me["refresh_token"])
+	require.NotEmpty(t, me["id_token"])
+	require.True(t, h.loggedIn(h.client))
+	require.Equal(t, 1, h.op.Requests(oidctest.EndpointUserInfo))
+}
+
+func TestLoginReturnsToRequestedPage(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, body := h.get(h.client, "/me?x=1", "Accept", "text/html")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Equal(t, "/me", resp.Request.URL.Path)
+	require.Equal(t, "x=1", resp.Request.URL.RawQuery)
+}
+
+func TestLoginWithoutUserInfo(t *testing.T) {
+	h := newHarness(t, func(c *httpoidc.Config) { c.DisableUserInfo = true })
+	h.login(h.client)
+	require.Equal(t, 0, h.op.Requests(oidctest.EndpointUserInfo))
+	require.Equal(t, "alice", h.me(h.client)["sub"])
+}
+
+func TestClientSecretBasic(t *testing.T) {
+	h := newHarness(t, func(c *httpoidc.Config) { c.ClientAuthMethod = httpoidc.AuthClientSecretBasic })
+	h.login(h.client)
+}
+
+// TestProviderFaults runs every oidctest fault mode through a login: the
+// attacks leave no session and a clear error; the legitimate variations
+// log in.
+func TestProviderFaults(t *testing.T) {
+	tests := []struct {
+		fault  oidctest.Fault
+		status int // 0: the login succeeds
+	}{
+		{oidctest.FaultWrongIssuer, http.StatusBadRequest},
+		{oidctest.FaultWrongAudience, http.StatusBadRequest},
+		{oidctest.FaultAZPMismatch, http.StatusBadRequest},
+		{oidctest.FaultExpired, http.StatusBadRequest},
+		{oidctest.FaultIssuedInFuture, http.StatusBadRequest},
+		{oidctest.FaultMissingNonce, http.StatusBadRequest},
+		{oidctest.FaultWrongNonce, http.StatusBadRequest},
+		{oidctest.FaultMissingSubject, http.StatusBadRequest},
+		{oidctest.FaultBadSignature, http.StatusBadRequest},
+		{oidctest.FaultAlgNone, http.StatusBadRequest},
+		{oidctest.FaultHS256ClientSecret, http.StatusBadRequest},
+		{oidctest.FaultUserInfoSubMismatch, http.StatusBadRequest},
+		{oidctest.FaultWrongAuthResponseIssuer, http.StatusBadRequest},
+		{oidctest.FaultAccessDenied, http.StatusForbidden},
+		{oidctest.FaultTokenEndpointError, http.StatusServiceUnavailable},
+		{oidctest.FaultMultipleAudiences, 0},
+		{oidctest.FaultNoKID, 0},
+		{oidctest.FaultNoKIDMultipleKeys, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.op.SetFault(tt.fault, true)
+			resp, body := h.get(h.client, "/login")
+			if tt.status == 0 {
+				require.Equal(t, http.StatusOK, resp.StatusCode, body)
+				require.True(t, h.loggedIn(h.client))
+				return
+			}
+			require.Equal(t, tt.status, resp.StatusCode, body)
+			require.Equal(t, "/authorize", resp.Request.URL.Path, "the error is shown at the callback, with no redirect loop")
+			require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+			require.NotContains(t, body, "app-secret")
+			require.False(t, h.loggedIn(h.client), "a rejected login must leave no session")
+		})
+	}
+}
+
+func TestTokenEndpointHangTimesOut(t *testing.T) {
+	h := newHarness(t, func(c *httpoidc.Config) { c.Timeout = 300 * time.Millisecond })
+	h.op.SetFault(oidctest.FaultTokenEndpointHang, true)
+	resp, body := h.get(h.client, "/login")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	require.Contains(t, body, "temporarily unavailable")
+	require.False(t, h.loggedIn(h.client))
+}
+
+func TestStateIsBoundToBrowserAndSingleUse(t *testing.T) {
+	h := newHarness(t, nil)
+	callback := h.callbackURL(h.client)
+
+	// Another browser cannot use this browser's callback.
+	other := newBrowser(t)
+	resp, err := other.Get(callback)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.False(t, h.loggedIn(other))
+
+	// A tampered state is refused, and spends nothing.
+	tampered := strings.Replace(callback, "state=", "state=X", 1)
+	resp, err = h.client.Get(tampered)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+	resp, err = h.client.Get(callback)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.True(t, h.loggedIn(h.client))
+
+	// Replaying the same callback fails.
+	resp, err = h.client.Get(callback)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestCallbackWithoutState(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, body := h.get(h.client, "/authorize?code=abc")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+	require.Contains(t, body, "not valid for this browser")
+}
+
+func TestTwoTabsLogInAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	first := h.callbackURL(h.client)
+	second := h.callbackURL(h.client)
+	for _, callback := range []string{second, first} {
+		resp, err := h.client.Get(callback)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		require.Equal(t, "Welcome alice@example.com", string(body))
+	}
+}
+
+func TestSessionIDRenewedAtLoginAndLogout(t *testing.T) {
+	h := newHarness(t, nil)
+	appURL, _ := url.Parse(h.app.URL)
+	cookie := func() string {
+		for _, c := range h.client.Jar.Cookies(appURL) {
+			if c.Name == "httpoidc_session" {
+				return c.Value
+			}
+		}
+		return ""
+	}
+	h.callbackURL(h.client)
+	before := cookie()
+	require.NotEmpty(t, before, "the pending login lives in a session")
+	h.login(h.client)
+	afterLogin := cookie()
+	require.NotEqual(t, before, afterLogin)
+
+	resp, body := h.get(h.client, "/local-logout")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.NotEqual(t, afterLogin, cookie())
+
+	// Replaying the logged-in cookie gives an anonymous user: the
+	// server-side session is gone.
+	replay := newBrowser(t)
+	replay.Jar.SetCookies(appURL, []*http.Cookie{{Name: "httpoidc_session", Value: afterLogin}})
+	require.False(t, h.loggedIn(replay))
+}
+
+func TestProviderDownAtStart(t *testing.T) {
+	op := oidctest.NewServer()
+	t.Cleanup(op.Close)
+	op.AddClient(oidctest.Client{ID: "app", Secret: "s", RedirectURIs: []string{"http://127.0.0.1:1/authorize"}})
+	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
+	require.NoError(t, err)
+	op.SetFault(oidctest.FaultDiscoveryDown, true)
+
+	_, err = httpoidc.New(context.Background(), httpoidc.Config{ClientSecrets: secrets, Logger: slog.New(slog.DiscardHandler)})
+	require.ErrorIs(t, err, httpoidc.ErrProviderUnavailable)
+
+	h := newHarness(t, func(c *httpoidc.Config) { c.LazyDiscovery = true })
+	h.op.SetFault(oidctest.FaultDiscoveryDown, true)
+	resp, body := h.get(h.client, "/login")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	resp, _ = h.get(h.client, "/login")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, 1, h.op.Requests(oidctest.EndpointDiscovery), "retries back off instead of hitting the provider per request")
+
+	h.op.SetFault(oidctest.FaultDiscoveryDown, false)
+	h.op.Advance(2 * time.Second)
+	h.login(h.client)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  httpoidc.Config
+		want error
+	}{
+		{"no secrets", httpoidc.Config{}, httpoidc.ErrInvalidConfig},
+		{"missing file", httpoidc.Config{ClientSecretsFile: "/nonexistent/client_secrets.json"}, httpoidc.ErrInvalidClientSecrets},
+		{"no openid scope", httpoidc.Config{Disabled: true, Scopes: []string{"email"}}, httpoidc.ErrInvalidConfig},
+		{"bad auth method", httpoidc.Config{Disabled: true, ClientAuthMethod: "bearer"}, httpoidc.ErrInvalidConfig},
+		{"bad validation", httpoidc.Config{Disabled: true, AccessTokenValidation: "magic"}, httpoidc.ErrInvalidConfig},
+		{"relative callback", httpoidc.Config{Disabled: true, CallbackPath: "authorize"}, httpoidc.ErrInvalidConfig},
+		{"incomplete inline secrets", httpoidc.Config{ClientSecrets: &httpoidc.ClientSecrets{ClientID: "a", Issuer: "https://op.example"}}, httpoidc.ErrInvalidClientSecrets},
+		{"no redirect URI", httpoidc.Config{LazyDiscovery: true, ClientSecrets: &httpoidc.ClientSecrets{ClientID: "a", ClientSecret: "b", Issuer: "https://op.example"}}, httpoidc.ErrInvalidConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := httpoidc.New(context.Background(), tt.cfg)
+			require.Error(t, err)
+			require.True(t, errors.Is(err, tt.want), "%v", err)
+		})
+	}
+}

@@ -1,0 +1,337 @@
+package oidctest
+
+import (
+	"crypto/rand"
+	"slices"
+	"strings"
+	"time"
+)
+
+const (
+	codeTTL        = time.Minute
+	loginTTL       = 10 * time.Minute
+	logoutTokenTTL = 2 * time.Minute
+	sweepInterval  = time.Minute
+)
+
+// grant is what one authorization (or client credentials request) allowed.
+// Every token issued from it shares its id, so revoking a refresh token can
+// revoke the access tokens that came with it (RFC 7009 §2.1).
+type grant struct {
+	id        string
+	clientID  string
+	subject   string
+	scopes    []string
+	resources []string
+	sid       string
+	authTime  time.Time
+}
+
+type accessToken struct {
+	grantID  string
+	clientID string
+	subject  string
+	scopes   []string
+	audience []string
+	issued   time.Time
+	expiry   time.Time
+}
+
+type refreshToken struct {
+	grant  grant
+	issued time.Time
+}
+
+// TokenRequest describes an access token for IssueAccessToken.
+type TokenRequest struct {
+	// ClientID is the client the token is issued to (client_id claim).
+	ClientID string
+	// Subject is the sub claim; usually a user's Subject.
+	Subject string
+	// Scopes become the space-separated scope claim.
+	Scopes []string
+	// Audience is the aud claim; it defaults to ClientID.
+	Audience []string
+	// Format selects an opaque or an RFC 9068 JWT access token.
+	Format AccessTokenFormat
+	// TTL is the token lifetime; zero means the server's access token TTL.
+	TTL time.Duration
+}
+
+// IssueAccessToken mints an access token without any flow, e.g. to test an
+// API that accepts bearer tokens. The token is live for introspection and
+// userinfo. JWT tokens are subject to the active claim and signature faults.
+// It returns "" only if signing fails, which is logged.
+func (s *Server) IssueAccessToken(req TokenRequest) string {
+	ttl := req.TTL
+	if ttl <= 0 {
+		ttl = s.opts.accessTokenTTL
+	}
+	aud := req.Audience
+	if len(aud) == 0 {
+		aud = []string{req.ClientID}
+	}
+	c, _ := s.client(req.ClientID)
+	g := grant{clientID: req.ClientID, subject: req.Subject, scopes: req.Scopes}
+	tok, err := s.mintAccessToken(g, req.Scopes, aud, req.Format == JWT, ttl, c.Secret)
+	if err != nil {
+		s.log.Error("oidctest: issuing access token", "error", err)
+		return ""
+	}
+	return tok
+}
+
+// mintAccessToken creates and stores an access token for g.
+func (s *Server) mintAccessToken(g grant, scopes, aud []string, asJWT bool, ttl time.Duration, secret string) (string, error) {
+	key, fs, now := s.signingState()
+	at := &accessToken{
+		grantID:  g.id,
+		clientID: g.clientID,
+		subject:  g.subject,
+		scopes:   slices.Clone(scopes),
+		audience: slices.Clone(aud),
+		issued:   now,
+		expiry:   now.Add(ttl),
+	}
+	tok := rand.Text()
+	if asJWT {
+		// Introspection must agree with what the token itself claims, so the
+		// record takes the fault-shifted times too.
+		at.issued, at.expiry = fs.lifetime(now, ttl)
+		claims := map[string]any{
+			"iss":       s.URL,
+			"sub":       g.subject,
+			"aud":       audClaim(aud),
+			"exp":       at.expiry.Unix(),
+			"iat":       at.issued.Unix(),
+			"jti":       tok,
+			"client_id": g.clientID,
+		}
+		if len(scopes) > 0 {
+			claims["scope"] = scopeString(scopes)
+		}
+		fs.applyClaimFaults(claims, aud)
+		var err error
+		tok, err = signJWT(key, fs, "at+jwt", claims, secret)
+		if err != nil {
+			return "", err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.access[tok] = at
+	s.sweepLocked()
+	return tok, nil
+}
+
+// idTokenParams is the input of an ID token.
+type idTokenParams struct {
+	client      Client
+	grant       grant
+	nonce       string
+	accessToken string
+}
+
+func (s *Server) mintIDToken(p idTokenParams) (string, error) {
+	key, fs, now := s.signingState()
+	iat, exp := fs.lifetime(now, s.opts.idTokenTTL)
+	claims := s.userClaims(p.grant.subject, p.grant.scopes)
+	claims["iss"] = s.URL
+	claims["sub"] = p.grant.subject
+	claims["aud"] = p.client.ID
+	claims["azp"] = p.client.ID
+	claims["iat"] = iat.Unix()
+	claims["exp"] = exp.Unix()
+	claims["auth_time"] = p.grant.authTime.Unix()
+	claims["sid"] = p.grant.sid
+	claims["at_hash"] = key.halfHash(p.accessToken)
+	switch {
+	case fs.has(FaultMissingNonce):
+	case fs.has(FaultWrongNonce):
+		claims["nonce"] = "wrong-" + rand.Text()
+	case p.nonce != "":
+		claims["nonce"] = p.nonce
+	}
+	fs.applyClaimFaults(claims, []string{p.client.ID})
+	return signJWT(key, fs, "JWT", claims, p.client.Secret)
+}
+
+// LogoutToken returns a signed OpenID Connect Back-Channel Logout token for
+// clientID: iss, aud, iat, exp, jti, the back-channel logout event, and sub
+// and sid when not empty; never a nonce. The active claim and signature
+// faults apply. It returns "" only if signing fails, which is logged.
+func (s *Server) LogoutToken(clientID, subject, sid string) string {
+	key, fs, now := s.signingState()
+	iat, exp := fs.lifetime(now, logoutTokenTTL)
+	claims := map[string]any{
+		"iss":    s.URL,
+		"aud":    clientID,
+		"iat":    iat.Unix(),
+		"exp":    exp.Unix(),
+		"jti":    rand.Text(),
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+	}
+	if subject != "" {
+		claims["sub"] = subject
+	}
+	if sid != "" {
+		claims["sid"] = sid
+	}
+	fs.applyClaimFaults(claims, []string{clientID})
+	c, _ := s.client(clientID)
+	tok, err := signJWT(key, fs, "logout+jwt", claims, c.Secret)
+	if err != nil {
+		s.log.Error("oidctest: issuing logout token", "error", err)
+		return ""
+	}
+	return tok
+}
+
+// Revoke makes an access or refresh token inactive. Revoking a refresh
+// token also revokes the access tokens issued with it. Unknown tokens are
+// ignored.
+func (s *Server) Revoke(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revokeLocked(token)
+}
+
+func (s *Server) revokeLocked(token string) {
+	if _, ok := s.access[token]; ok {
+		delete(s.access, token)
+		return
+	}
+	rt, ok := s.refresh[token]
+	if !ok {
+		return
+	}
+	delete(s.refresh, token)
+	for k, at := range s.access {
+		if at.grantID == rt.grant.id {
+			delete(s.access, k)
+		}
+	}
+}
+
+// tokenOwner reports which client a live access or refresh token belongs
+// to.
+func (s *Server) tokenOwner(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.access[token]; ok {
+		return at.clientID, true
+	}
+	if rt, ok := s.refresh[token]; ok {
+		return rt.grant.clientID, true
+	}
+	return "", false
+}
+
+// liveAccessToken returns the access token's record if it is known,
+// unrevoked and not expired by the server clock.
+func (s *Server) liveAccessToken(token string) (accessToken, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.access[token]
+	if !ok || !s.nowLocked().Before(at.expiry) {
+		return accessToken{}, false
+	}
+	return *at, true
+}
+
+func (s *Server) signingState() (*signingKey, faultSet, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key, s.faults, s.nowLocked()
+}
+
+// sweepLocked drops expired codes, login requests and access tokens, at
+// most once per sweepInterval of server time, so that memory stays bounded
+// under load without a background goroutine.
+func (s *Server) sweepLocked() {
+	now := s.nowLocked()
+	if now.Before(s.nextSweep) {
+		return
+	}
+	s.nextSweep = now.Add(sweepInterval)
+	for k, c := range s.codes {
+		if !now.Before(c.expiry) {
+			delete(s.codes, k)
+		}
+	}
+	for k, p := range s.pending {
+		if !now.Before(p.expiry) {
+			delete(s.pending, k)
+		}
+	}
+	for k, at := range s.access {
+		if !now.Before(at.expiry) {
+			delete(s.access, k)
+		}
+	}
+}
+
+// userClaims returns the claims of subject released by scopes.
+func (s *Server) userClaims(subject string, scopes []string) map[string]any {
+	s.mu.Lock()
+	u, ok := s.users[subject]
+	s.mu.Unlock()
+	out := map[string]any{}
+	if !ok {
+		return out
+	}
+	// u.Claims is a private copy that is replaced, never mutated, so it can
+	// be read without the lock.
+	for name, v := range u.Claims {
+		if registeredClaim(name) {
+			continue
+		}
+		if scope := claimScope(name); scope == "" || slices.Contains(scopes, scope) {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// claimScope returns the scope that releases a standard claim, or "" for a
+// custom claim (always released).
+func claimScope(name string) string {
+	switch name {
+	case "email", "email_verified":
+		return "email"
+	case "name", "family_name", "given_name", "middle_name", "nickname",
+		"preferred_username", "profile", "picture", "website", "gender",
+		"birthdate", "zoneinfo", "locale", "updated_at":
+		return "profile"
+	case "address":
+		return "address"
+	case "phone_number", "phone_number_verified":
+		return "phone"
+	case "groups":
+		return "groups"
+	}
+	return ""
+}
+
+// registeredClaim reports claims the provider sets itself, which user
+// claims must not override.
+func registeredClaim(name string) bool {
+	switch name {
+	case "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "nonce",
+		"auth_time", "sid", "at_hash", "c_hash", "acr", "amr",
+		"client_id", "scope", "events", "cnf":
+		return true
+	}
+	return false
+}
+
+// audClaim encodes a single audience as a string, the common form.
+func audClaim(aud []string) any {
+	if len(aud) == 1 {
+		return aud[0]
+	}
+	return aud
+}
+
+// scopeString joins scopes for responses.
+func scopeString(scopes []string) string { return strings.Join(scopes, " ") }

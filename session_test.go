@@ -1,0 +1,357 @@
+package httpoidc_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpoidc/httpoidc"
+	"github.com/httpoidc/httpoidc/internal/testenv"
+	"github.com/httpoidc/httpoidc/oidctest"
+)
+
+func TestRefreshOnExpiry(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	before := h.me(h.client)
+	tokenCalls := h.op.Requests(oidctest.EndpointToken)
+
+	h.op.Advance(59 * time.Minute) // inside the 60 s clock skew of the 1 h expiry
+	after := h.me(h.client)
+	require.Equal(t, tokenCalls+1, h.op.Requests(oidctest.EndpointToken))
+	require.NotEqual(t, before["access_token"], after["access_token"])
+	require.NotEqual(t, before["refresh_token"], after["refresh_token"], "oidctest rotates refresh tokens")
+	require.Equal(t, "alice", after["sub"])
+
+	// The new tokens were saved: no second refresh.
+	h.me(h.client)
+	require.Equal(t, tokenCalls+1, h.op.Requests(oidctest.EndpointToken))
+}
+
+func TestRefreshRefusedSendsUserThroughLogin(t *testing.T) {
+	for _, preserve := range []bool{false, true} {
+		t.Run(map[bool]string{false: "to root", true: "preserving next"}[preserve], func(t *testing.T) {
+			h := newHarness(t, func(c *httpoidc.Config) { c.PreserveNextOnError = preserve })
+			h.login(h.client)
+			h.op.Revoke(h.me(h.client)["refresh_token"].(string))
+			h.op.Advance(2 * time.Hour)
+			authorizations := h.op.Requests(oidctest.EndpointAuthorize)
+
+			resp, body := h.get(h.client, "/login?page=2")
+			require.Equal(t, http.StatusOK, resp.StatusCode, body)
+			require.Equal(t, authorizations+1, h.op.Requests(oidctest.EndpointAuthorize), "the user went through login again")
+			if preserve {
+				require.Equal(t, "/login?page=2", resp.Request.URL.RequestURI())
+			} else {
+				require.Equal(t, "/", resp.Request.URL.RequestURI())
+			}
+			require.True(t, h.loggedIn(h.client))
+		})
+	}
+}
+
+func TestRefreshRefusedOnAPIRequestIs401(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	h.op.Revoke(h.me(h.client)["refresh_token"].(string))
+	h.op.Advance(2 * time.Hour)
+	resp, _ := h.get(h.client, "/me", "Accept", "application/json")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.False(t, h.loggedIn(h.client))
+}
+
+func TestRefreshKeepsLoginWhenProviderDown(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	h.op.Advance(2 * time.Hour)
+	h.op.SetFault(oidctest.FaultTokenEndpointError, true)
+	require.True(t, h.loggedIn(h.client), "an outage does not log anybody out")
+	h.op.SetFault(oidctest.FaultTokenEndpointError, false)
+	before := h.op.Requests(oidctest.EndpointToken)
+	h.me(h.client)
+	require.Equal(t, before+1, h.op.Requests(oidctest.EndpointToken), "the next request refreshes")
+}
+
+func TestConcurrentRefreshMakesOneTokenRequest(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	h.op.Advance(2 * time.Hour)
+	tokenCalls := h.op.Requests(oidctest.EndpointToken)
+
+	const parallel = 12
+	var wg sync.WaitGroup
+	tokens := make([]string, parallel)
+	for i := range parallel {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/me", nil)
+			req.Header.Set("Accept", "application/json")
+			resp, err := h.client.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			var me map[string]any
+			if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&me) == nil {
+				tokens[i], _ = me["access_token"].(string)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, tokenCalls+1, h.op.Requests(oidctest.EndpointToken))
+	for _, tok := range tokens {
+		require.Equal(t, tokens[0], tok, "every request saw the one refreshed token")
+		require.NotEmpty(t, tok)
+	}
+	require.True(t, h.loggedIn(h.client), "no request replayed the rotated refresh token")
+}
+
+func TestLocalLogout(t *testing.T) {
+	loggedOut := make(chan string, 1)
+	h := newHarness(t, func(c *httpoidc.Config) {
+		c.OnLogout = func(_ context.Context, u *httpoidc.User) { loggedOut <- u.Subject }
+	})
+	h.login(h.client)
+	resp, body := h.get(h.client, "/local-logout")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Equal(t, "alice", <-loggedOut)
+	require.False(t, h.loggedIn(h.client))
+	resp, _ = h.get(h.client, "/local-logout")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestRPInitiatedLogout(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	idToken := h.me(h.client)["id_token"].(string)
+
+	resp, err := noRedirects(h.client).Get(h.app.URL + "/logout?next=/goodbye")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	endSession, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, h.op.URL+"/end_session", endSession.Scheme+"://"+endSession.Host+endSession.Path)
+	require.Equal(t, idToken, endSession.Query().Get("id_token_hint"))
+	require.Equal(t, h.app.URL+"/logout", endSession.Query().Get("post_logout_redirect_uri"))
+	require.NotEmpty(t, endSession.Query().Get("state"))
+	require.False(t, h.loggedIn(h.client), "the local session ends before the provider is visited")
+
+	resp, err = h.client.Get(endSession.String())
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "/goodbye", resp.Request.URL.Path, "the provider sends the user back, and on to next")
+	require.Equal(t, 1, h.op.Requests(oidctest.EndpointEndSession))
+}
+
+func TestLogoutNextIsSameOriginOnly(t *testing.T) {
+	tests := []struct{ next, want string }{
+		{"/bye?x=1", "/bye?x=1"},
+		{"//evil.example/", "/"},
+		{"https://evil.example/", "/"},
+		{"/\\evil.example", "/"},
+		{"%2F%2Fevil.example", "/"},
+		{"/%2F%2Fevil.example", "/"},
+		{"javascript:alert(1)", "/"},
+		{"", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.next, func(t *testing.T) {
+			h := newHarness(t, func(c *httpoidc.Config) { c.LazyDiscovery = true })
+			resp, err := noRedirects(h.client).Get(h.app.URL + "/logout?next=" + url.QueryEscape(tt.next))
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			require.Equal(t, tt.want, resp.Header.Get("Location"))
+		})
+	}
+}
+
+func TestBackchannelLogout(t *testing.T) {
+	tests := []struct {
+		name  string
+		token func(h *harness, idTokenClaims map[string]any) string
+	}{
+		{"by sid", func(h *harness, c map[string]any) string { return h.op.LogoutToken("app", "", c["sid"].(string)) }},
+		{"by sub", func(h *harness, c map[string]any) string { return h.op.LogoutToken("app", "alice", "") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.login(h.client)
+			claims := jwtClaims(t, h.me(h.client)["id_token"].(string))
+			require.NotEmpty(t, claims["sid"])
+			token := tt.token(h, claims)
+
+			post := func() int {
+				resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {token}})
+				require.NoError(t, err)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			require.Equal(t, http.StatusOK, post())
+			require.False(t, h.loggedIn(h.client))
+			require.Equal(t, http.StatusBadRequest, post(), "a replayed logout token is refused")
+		})
+	}
+}
+
+func TestBackchannelLogoutRejectsBadTokens(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	forOtherClient := h.op.LogoutToken("other", "alice", "")
+	tests := []struct {
+		name string
+		form url.Values
+		want int
+	}{
+		{"missing token", url.Values{}, http.StatusBadRequest},
+		{"garbage", url.Values{"logout_token": {"a.b.c"}}, http.StatusBadRequest},
+		{"other audience", url.Values{"logout_token": {forOtherClient}}, http.StatusBadRequest},
+		{"an ID token", url.Values{"logout_token": {h.me(h.client)["id_token"].(string)}}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.PostForm(h.app.URL+"/backchannel-logout", tt.form)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, tt.want, resp.StatusCode, string(body))
+			require.True(t, h.loggedIn(h.client))
+		})
+	}
+	resp, err := http.Get(h.app.URL + "/backchannel-logout")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+func TestSessionCookie(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, err := noRedirects(h.client).Get(h.app.URL + "/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "httpoidc_session" {
+			cookie = c
+		}
+	}
+	require.NotNil(t, cookie)
+	require.True(t, cookie.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, cookie.SameSite)
+	require.False(t, cookie.Secure, "plain http on loopback cannot use Secure cookies")
+
+	secure := newHarness(t, func(c *httpoidc.Config) {
+		c.RedirectURL = "https://app.example/authorize"
+		c.LazyDiscovery = true
+	})
+	require.True(t, secure.oc.Sessions().Cookie.Secure)
+}
+
+func TestSessionIsSmall(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	ctx, err := h.oc.Sessions().Load(context.Background(), sessionToken(t, h))
+	require.NoError(t, err)
+	keys := h.oc.Sessions().Keys(ctx)
+	require.Equal(t, []string{"httpoidc"}, keys, "one session key")
+	raw := h.oc.Sessions().GetString(ctx, "httpoidc")
+	require.True(t, json.Valid([]byte(raw)))
+	require.LessOrEqual(t, len(raw), 4096)
+}
+
+func sessionToken(t *testing.T, h *harness) string {
+	appURL, _ := url.Parse(h.app.URL)
+	for _, c := range h.client.Jar.Cookies(appURL) {
+		if c.Name == "httpoidc_session" {
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}
+
+// jwtClaims decodes a JWT's payload without verifying it, to read what the
+// provider put in.
+func jwtClaims(t *testing.T, jwt string) map[string]any {
+	parts := strings.Split(jwt, ".")
+	require.Len(t, parts, 3)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	var claims map[string]any
+	require.NoError(t, json.Unmarshal(payload, &claims))
+	return claims
+}
+
+// TestReplicasShareSessionsOverRedis runs two replicas of the application,
+// each with its own OpenIDConnect and server, behind one public URL, with
+// their sessions in one real redis-server.
+func TestReplicasShareSessionsOverRedis(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	op := oidctest.NewServer()
+	t.Cleanup(op.Close)
+
+	// The front server plays the load balancer: it sends every request to
+	// the replica the test chose.
+	var current atomic.Pointer[httptest.Server]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target, _ := url.Parse(current.Load().URL)
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	op.AddClient(oidctest.Client{
+		ID: "app", Secret: "app-secret",
+		RedirectURIs:           []string{front.URL + "/authorize"},
+		PostLogoutRedirectURIs: []string{front.URL + "/logout"},
+	})
+	op.AddUser(alice)
+	op.AutoLogin("alice")
+	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
+	require.NoError(t, err)
+
+	newReplica := func() *httptest.Server {
+		sessions := scs.New()
+		sessions.Store = goredisstore.New(rdb)
+		oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+			ClientSecrets: secrets, Sessions: sessions, Now: op.Now, Logger: slog.New(slog.DiscardHandler),
+		})
+		require.NoError(t, err)
+		srv := httptest.NewServer(oc.Handler(testApp(oc)))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	a, b := newReplica(), newReplica()
+	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
+
+	current.Store(a)
+	h.login(h.client)
+	current.Store(b)
+	require.True(t, h.loggedIn(h.client), "B sees the login made on A")
+
+	_, body := h.get(h.client, "/logout")
+	require.Equal(t, "Not logged in", body, "logout on B, through the provider")
+	current.Store(a)
+	require.False(t, h.loggedIn(h.client), "A sees the logout made on B")
+
+	h.login(h.client)
+	a.Close()
+	current.Store(newReplica())
+	require.True(t, h.loggedIn(h.client), "a restarted replica loses no session")
+}
