@@ -17,7 +17,7 @@ import (
 // only" check.
 var openRedirectSeeds = []string{
 	"/", "/ok", "/ok?next=//evil.example", "/a/b?c=d#e",
-	"//evil.example", "///evil.example", "////evil.example", "/\\evil.example", "\\/evil.example", "\\\\evil.example",
+	"//", "//evil.example", "///evil.example", "////evil.example", "/\\evil.example", "\\/evil.example", "\\\\evil.example",
 	"/%2f%2fevil.example", "%2f%2fevil.example", "/%5cevil.example", "/%2F/evil.example",
 	"https://evil.example", "http:evil.example", "//user@evil.example", "/@evil.example", "https://app@evil.example",
 	"javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example",

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -230,6 +231,11 @@ func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next
 	d.addPending(pending, oc.cfg.Now())
 	oc.saveSession(ctx, d)
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(pending.Nonce), oauth2.S256ChallengeOption(pending.Verifier)}
+	if _, set := oc.cfg.AuthParams["prompt"]; !set && slices.Contains(oc.cfg.Scopes, "offline_access") {
+		// OpenID Connect Core §11: providers ignore offline_access unless
+		// the user is asked to consent, and then issue no refresh token.
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
 	for k, v := range oc.cfg.AuthParams {
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
@@ -240,32 +246,28 @@ func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next
 // maxNextLength bounds return targets; longer ones are dropped.
 const maxNextLength = 2048
 
-// safeNext returns target if it is a path on this site, else "/". Browsers
-// read "//host", "/\host" and "\\host" as other sites and drop tabs and
-// newlines before resolving, so anything with a backslash, a space or
-// control character, a scheme, a host, or a path that starts with two
-// slashes once dot segments are removed or percent-decoded, is refused.
+// safeNext returns target if it is a path on this site, else "/".
+// Browsers read "//host" and "/\host" as other sites, remove dot segments
+// ("/.//host") and drop tabs and newlines before resolving; so the target
+// must start with one slash, hold no space or control character, have no
+// scheme or host, and still start with one slash once dot segments are
+// removed and percent-escapes decoded.
 func safeNext(target string) string {
-	if len(target) == 0 || len(target) > maxNextLength || target[0] != '/' {
+	if len(target) == 0 || len(target) > maxNextLength || target[0] != '/' || strings.HasPrefix(target, "//") {
 		return "/"
 	}
 	for i := 0; i < len(target); i++ {
-		if c := target[i]; c <= ' ' || c == 0x7f || c == '\\' {
+		if c := target[i]; c <= ' ' || c == 0x7f {
 			return "/"
 		}
-	}
-	if len(target) > 1 && target[1] == '/' {
-		return "/"
 	}
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
-	// Resolving against any site removes dot segments as a browser does.
 	site := url.URL{Scheme: "https", Host: "app.invalid", Path: "/"}
-	resolved := site.ResolveReference(u).EscapedPath()
-	if decoded, err := url.PathUnescape(resolved); err != nil || strings.HasPrefix(resolved, "//") ||
-		strings.HasPrefix(decoded, "//") || strings.HasPrefix(decoded, "/\\") {
+	path, err := url.PathUnescape(site.ResolveReference(u).EscapedPath())
+	if err != nil || strings.HasPrefix(path, "//") || strings.HasPrefix(path, "/\\") {
 		return "/"
 	}
 	return target

@@ -42,7 +42,7 @@ const provider = new Provider(issuer, {
     if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(new URL(url).hostname)) {
       return Promise.reject(new Error(`refusing to reach beyond loopback: ${url}`));
     }
-    const { dispatcher, ...rest } = options;
+    const { dispatcher: ssrfGuard, ...rest } = options;
     return globalThis.fetch(url, rest);
   },
   clientAuthMethods: ['client_secret_basic', 'client_secret_post'],

@@ -249,8 +249,12 @@ func (s *Server) redirectAuthResponse(w http.ResponseWriter, r *http.Request, re
 		iss = WrongIssuerURL
 	}
 	v.Set("iss", iss)
-	// checkClient made sure the URI parses.
-	u, _ := url.Parse(redirectURI)
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		// checkClient accepted the URI, so this is a bug, not bad input.
+		s.errorPage(w, http.StatusInternalServerError, "The redirect URI cannot be parsed.")
+		return
+	}
 	q := u.Query()
 	for k, vs := range v {
 		q[k] = vs

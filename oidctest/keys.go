@@ -27,14 +27,6 @@ type signingKey struct {
 	priv crypto.Signer
 }
 
-func supportedAlg(alg string) bool {
-	switch jose.SignatureAlgorithm(alg) {
-	case jose.RS256, jose.ES256, jose.EdDSA:
-		return true
-	}
-	return false
-}
-
 func newSigningKey(alg string) (*signingKey, error) {
 	var priv crypto.Signer
 	var err error

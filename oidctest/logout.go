@@ -101,6 +101,9 @@ func (s *Server) parseIDTokenHint(raw string) (*hintClaims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing: %w", err)
 	}
+	if len(tok.Headers) != 1 {
+		return nil, errors.New("expected exactly one signature")
+	}
 	kid := tok.Headers[0].KeyID
 	var c hintClaims
 	verified := false

@@ -30,7 +30,7 @@ func TestBadInput(t *testing.T) {
 	basic := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
 	tests := []struct {
 		name, method, path, contentType, body, auth string
-		status                                     int
+		status                                      int
 	}{
 		{"token: huge body", "POST", "/token", "application/x-www-form-urlencoded", "grant_type=" + huge, basic("app:app-secret"), 400},
 		{"token: bad escape", "POST", "/token", "application/x-www-form-urlencoded", "grant_type=%zz", basic("app:app-secret"), 400},
@@ -102,7 +102,7 @@ func TestConcurrentLogins(t *testing.T) {
 			}
 			// Faults that relying parties must accept, so the flows still pass.
 			f.op.SetFault(oidctest.FaultMultipleAudiences, i%2 == 0)
-			f.op.SetFault(oidctest.FaultNoKID, i%3 == 0)
+			f.op.SetFault(oidctest.FaultNoKIDMultipleKeys, i%3 == 0)
 			f.op.AddUser(oidctest.User{Subject: "carol", Claims: map[string]any{"n": i}})
 			f.op.AddClient(oidctest.Client{ID: "churn", Secret: "x"})
 			f.op.Requests(oidctest.EndpointToken)

@@ -63,16 +63,26 @@ type Endpoint string
 
 // The endpoints counted by Requests.
 const (
-	EndpointDiscovery     Endpoint = "discovery"
-	EndpointJWKS          Endpoint = "jwks"
-	EndpointAuthorize     Endpoint = "authorize"
-	EndpointLogin         Endpoint = "login"
-	EndpointToken         Endpoint = "token"
-	EndpointUserInfo      Endpoint = "userinfo"
+	// EndpointDiscovery is /.well-known/openid-configuration.
+	EndpointDiscovery Endpoint = "discovery"
+	// EndpointJWKS is /jwks.
+	EndpointJWKS Endpoint = "jwks"
+	// EndpointAuthorize is /authorize.
+	EndpointAuthorize Endpoint = "authorize"
+	// EndpointLogin is /login, where the HTML login form posts.
+	EndpointLogin Endpoint = "login"
+	// EndpointToken is /token.
+	EndpointToken Endpoint = "token"
+	// EndpointUserInfo is /userinfo.
+	EndpointUserInfo Endpoint = "userinfo"
+	// EndpointIntrospection is /introspect.
 	EndpointIntrospection Endpoint = "introspection"
-	EndpointRevocation    Endpoint = "revocation"
-	EndpointEndSession    Endpoint = "end_session"
-	EndpointRegistration  Endpoint = "registration"
+	// EndpointRevocation is /revoke.
+	EndpointRevocation Endpoint = "revocation"
+	// EndpointEndSession is /end_session.
+	EndpointEndSession Endpoint = "end_session"
+	// EndpointRegistration is /register.
+	EndpointRegistration Endpoint = "registration"
 )
 
 // The endpoint paths, relative to the issuer URL.
@@ -97,7 +107,11 @@ func NewServer(opts ...Option) *Server {
 	if err != nil {
 		panic(fmt.Sprintf("oidctest: failed to listen on a port: %v", err))
 	}
-	s := NewHandler("http://"+ln.Addr().String(), opts...)
+	s, err := newServer("http://"+ln.Addr().String(), opts)
+	if err != nil {
+		ln.Close()
+		panic(err.Error())
+	}
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -117,20 +131,32 @@ func NewServer(opts ...Option) *Server {
 // accepted with or without that path prefix. NewHandler panics on an
 // unsupported WithSigningAlgorithm. Close releases hanging requests.
 func NewHandler(issuer string, opts ...Option) *Server {
+	s, err := newServer(issuer, opts)
+	if err != nil {
+		panic(err.Error())
+	}
+	return s
+}
+
+func newServer(issuer string, opts []Option) (*Server, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
 	key, err := newSigningKey(o.alg)
 	if err != nil {
-		panic(err.Error())
+		return nil, err
+	}
+	pages, err := template.New("pages").Parse(pagesHTML)
+	if err != nil {
+		return nil, fmt.Errorf("oidctest: parsing pages: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		URL:         strings.TrimSuffix(issuer, "/"),
 		opts:        o,
 		log:         o.logger,
-		pages:       template.Must(template.New("pages").Parse(pagesHTML)),
+		pages:       pages,
 		closing:     ctx,
 		cancel:      cancel,
 		backchannel: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
@@ -144,7 +170,7 @@ func NewHandler(issuer string, opts ...Option) *Server {
 		counts:      map[Endpoint]int{},
 	}
 	s.handler = s.routes()
-	return s
+	return s, nil
 }
 
 func (s *Server) routes() http.Handler {
@@ -264,6 +290,7 @@ const (
 // authenticate to the token endpoint with client_secret_basic or
 // client_secret_post.
 type Client struct {
+	// ID is the client_id; Secret the client_secret.
 	ID, Secret string
 	// RedirectURIs are the allowed redirect_uri values, matched exactly.
 	RedirectURIs []string

@@ -82,6 +82,9 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (Client, e
 		if v, err := url.QueryUnescape(secret); err == nil {
 			secret = v
 		}
+		if fid := form.Get("client_id"); fid != "" && fid != id {
+			return Client{}, invalidRequest("client_id does not match the Authorization header")
+		}
 	} else {
 		p, err := params(form, "client_id", "client_secret")
 		if err != nil {
@@ -133,7 +136,7 @@ func (s *Server) codeGrant(c Client, form url.Values) (map[string]any, error) {
 	case p["redirect_uri"] != ac.req.redirectURI:
 		return nil, invalidGrant("redirect_uri does not match the authorization request")
 	}
-	if err := checkVerifier(ac.req, p["code_verifier"]); err != nil && false {
+	if err := checkVerifier(ac.req, p["code_verifier"]); err != nil {
 		return nil, err
 	}
 	if len(resources) == 0 {
