@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		}
 	}
 	oc.sessions = cfg.Sessions
-	if oc.sessions == nil {
+	if oc.sessions == nil && !cfg.ResourceServerOnly {
 		oc.sessions = scs.New()
 		oc.sessions.Cookie.Name = "httpoidc_session"
 		oc.sessions.Cookie.HttpOnly = true
@@ -334,5 +334,6 @@ func (oc *OpenIDConnect) Handler(next http.Handler) http.Handler {
 }
 
 // Sessions returns the session manager holding the logins, for
-// applications that store their own values in the same session.
+// applications that store their own values in the same session; nil with
+// ResourceServerOnly, which keeps no sessions.
 func (oc *OpenIDConnect) Sessions() *scs.SessionManager { return oc.sessions }

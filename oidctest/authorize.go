@@ -3,6 +3,7 @@ package oidctest
 import (
 	"crypto/rand"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,7 +78,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.pending[id] = req
 		s.sweepLocked()
 		s.mu.Unlock()
-		s.renderPage(w, http.StatusOK, "login", loginPage{ClientID: c.ID, Action: s.URL + pathLogin, RequestID: id})
+		s.renderPage(w, http.StatusOK, "login", loginPage{ClientID: c.ID, Action: s.URL + pathLogin, RequestID: id, Users: s.userNames()})
 	}
 }
 
@@ -298,7 +299,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		// 200 with the form again: a typo is not a server error.
 		s.renderPage(w, http.StatusOK, "login", loginPage{
-			ClientID: req.clientID, Action: s.URL + pathLogin, RequestID: id, Username: username, Error: msg,
+			ClientID: req.clientID, Action: s.URL + pathLogin, RequestID: id, Username: username, Error: msg, Users: s.userNames(),
 		})
 		return
 	}
@@ -355,4 +356,18 @@ func (s *Server) findUser(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// maxListedUsers bounds the hint on the login page; a server with more users
+// is not a demo.
+const maxListedUsers = 10
+
+// userNames lists the registered subjects, sorted, for the login page.
+func (s *Server) userNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.users) > maxListedUsers {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(s.users))
 }

@@ -21,6 +21,8 @@ const pagesHTML = `
 
 {{define "login"}}{{template "head" "Sign in"}}<h1>Sign in</h1>
 <p>Sign in to continue to <b>{{.ClientID}}</b>.</p>
+{{with .Users}}<p id="users">Users: {{range $i, $u := .}}{{if $i}}, {{end}}<code>{{$u}}</code>{{end}}</p>
+{{end}}
 {{if .Error}}<p id="error" role="alert">{{.Error}}</p>
 {{end}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="request_id" value="{{.RequestID}}">
@@ -52,6 +54,7 @@ type loginPage struct {
 	RequestID string
 	Username  string
 	Error     string
+	Users     []string // shown as a hint: this is a provider for tests and demos
 }
 
 // renderPage executes a page into a buffer first, so that a template
