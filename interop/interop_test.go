@@ -1,0 +1,792 @@
+// Package interop_test proves httpoidc against software nobody here wrote:
+// panva's oidc-provider (OpenID Certified, run by internal/testenv from
+// server.mjs in this folder) and, in browser_test.go, headless Chromium.
+// Every test uses only httpoidc's public API, as an application would.
+package interop_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/httpoidc/httpoidc"
+	"github.com/httpoidc/httpoidc/internal/testenv"
+)
+
+// userScopes are what the test apps ask for: enough for every profile field
+// the provider has.
+var userScopes = []string{"openid", "email", "profile", "groups"}
+
+// testContext bounds one test's calls to the provider and the apps.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// clock is a Config.Now that the test moves forward, so that tokens expire
+// without sleeping.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// reserve makes a server on a loopback host without starting it: its URLs
+// must be registered with the provider before the app can be configured.
+// Apps that share a browser get different hosts, since cookies ignore ports.
+func reserve(t *testing.T, host string) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	require.NoError(t, err)
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{ReadHeaderTimeout: 10 * time.Second}}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func baseURL(srv *httptest.Server) string { return "http://" + srv.Listener.Addr().String() }
+
+// webClient registers an app at srv with the provider: login callback,
+// post-logout page and, when asked, back-channel logout.
+func webClient(id string, srv *httptest.Server, method testenv.AuthMethod, backchannel bool) testenv.Client {
+	c := testenv.Client{
+		ID:                     id,
+		RedirectURIs:           []string{baseURL(srv) + "/authorize"},
+		PostLogoutRedirectURIs: []string{baseURL(srv) + "/logout"},
+		AuthMethod:             method,
+	}
+	if backchannel {
+		c.BackchannelLogoutURI = baseURL(srv) + "/backchannel-logout"
+	}
+	return c
+}
+
+// secretsFor is the client_secrets.json content a user would write for a
+// client registered at the provider.
+func secretsFor(p *testenv.Provider, c testenv.Client) *httpoidc.ClientSecrets {
+	return &httpoidc.ClientSecrets{ClientID: c.ID, ClientSecret: c.Secret, Issuer: p.Issuer, RedirectURIs: c.RedirectURIs}
+}
+
+// appConfig is the Config of a test app for client c of p.
+func appConfig(p *testenv.Provider, c testenv.Client) httpoidc.Config {
+	return httpoidc.Config{
+		ClientSecrets:    secretsFor(p, c),
+		ClientAuthMethod: string(c.AuthMethod),
+		Scopes:           userScopes,
+	}
+}
+
+// app is an httpoidc web application under test. /private needs a login;
+// both it and every other path answer with the request's user as JSON.
+type app struct {
+	URL string
+	// backchannel receives the status the app answered to each
+	// back-channel logout request.
+	backchannel chan int
+}
+
+// userView is what the test apps tell about the request's user.
+type userView struct {
+	LoggedIn     bool           `json:"logged_in"`
+	Subject      string         `json:"sub"`
+	Email        string         `json:"email"`
+	Name         string         `json:"name"`
+	Groups       []string       `json:"groups"`
+	Profile      map[string]any `json:"profile"`
+	AccessToken  string         `json:"access_token"`
+	RefreshToken string         `json:"refresh_token"`
+	IDToken      string         `json:"id_token"`
+}
+
+func writeUser(w http.ResponseWriter, r *http.Request) {
+	u := httpoidc.UserFrom(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(userView{
+		LoggedIn: u.LoggedIn(), Subject: u.Subject, Email: u.Email, Name: u.Name, Groups: u.Groups, Profile: u.Profile,
+		AccessToken: u.AccessToken, RefreshToken: u.RefreshToken, IDToken: u.IDToken,
+	})
+}
+
+// newOIDC is httpoidc.New with the library's logs in the test's output.
+func newOIDC(t *testing.T, cfg httpoidc.Config) *httpoidc.OpenIDConnect {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+	oc, err := httpoidc.New(testContext(t), cfg)
+	require.NoError(t, err)
+	return oc
+}
+
+// startApp configures httpoidc with cfg and starts the app on srv.
+func startApp(t *testing.T, srv *httptest.Server, cfg httpoidc.Config) *app {
+	t.Helper()
+	oc := newOIDC(t, cfg)
+	a := &app{URL: baseURL(srv), backchannel: make(chan int, 8)}
+	mux := http.NewServeMux()
+	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
+	mux.HandleFunc("/", writeUser)
+	handler := oc.Handler(mux)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/backchannel-logout" {
+			handler.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		handler.ServeHTTP(rec, r)
+		select {
+		case a.backchannel <- rec.status:
+		default:
+		}
+	})
+	srv.Start()
+	return a
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// newBrowser is an http.Client that keeps cookies, as a browser does.
+func newBrowser(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+func password(t *testing.T, p *testenv.Provider, user string) string {
+	t.Helper()
+	for _, u := range p.Users {
+		if u.Subject == user {
+			return u.Password
+		}
+	}
+	t.Fatalf("provider has no user %q", user)
+	return ""
+}
+
+// login opens the app's /private page in browser, signs in as user at the
+// provider's form, and returns the user the page then reports.
+func (a *app) login(t *testing.T, ctx context.Context, p *testenv.Provider, browser *http.Client, user string) userView {
+	t.Helper()
+	resp, err := p.Login(ctx, browser, a.URL+"/private", user, password(t, p, user))
+	require.NoError(t, err)
+	return readUser(t, resp, a.URL+"/private")
+}
+
+// get fetches an app page with browser and returns the user it reports.
+func (a *app) get(t *testing.T, ctx context.Context, browser *http.Client, path string) userView {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
+	require.NoError(t, err)
+	resp, err := browser.Do(req)
+	require.NoError(t, err)
+	return readUser(t, resp, a.URL+path)
+}
+
+func readUser(t *testing.T, resp *http.Response, wantURL string) userView {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", resp.Request.URL, body)
+	require.Equal(t, wantURL, resp.Request.URL.String(), "landed elsewhere: %s", body)
+	var u userView
+	require.NoError(t, json.Unmarshal(body, &u), "%s", body)
+	return u
+}
+
+// jwtClaims reads a JWT's payload without verifying it: httpoidc has
+// verified it already, the test only compares what it holds.
+func jwtClaims(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	require.Len(t, parts, 3, "not a JWS")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	var claims map[string]any
+	require.NoError(t, json.Unmarshal(payload, &claims))
+	return claims
+}
+
+// metadata is the part of the provider's discovery document the tests call
+// directly.
+type metadata struct {
+	AuthURL       string `json:"authorization_endpoint"`
+	TokenURL      string `json:"token_endpoint"`
+	UserInfoURL   string `json:"userinfo_endpoint"`
+	Introspection string `json:"introspection_endpoint"`
+	Revocation    string `json:"revocation_endpoint"`
+	Registration  string `json:"registration_endpoint"`
+}
+
+func discover(t *testing.T, ctx context.Context, p *testenv.Provider) metadata {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Issuer+"/.well-known/openid-configuration", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var m metadata
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+	return m
+}
+
+// clientPost POSTs a form to a provider endpoint, authenticated as c the way
+// c is registered, and returns the status and the JSON answer, if any.
+func clientPost(t *testing.T, ctx context.Context, c testenv.Client, endpoint string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	if c.AuthMethod == testenv.ClientSecretPost {
+		form.Set("client_id", c.ID)
+		form.Set("client_secret", c.Secret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.AuthMethod != testenv.ClientSecretPost {
+		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	_ = json.Unmarshal(body, &out)
+	return resp.StatusCode, out
+}
+
+// TestLoginThroughRequireLogin: a page behind RequireLogin sends the browser
+// to oidc-provider and back, logged in, with the profile from userinfo,
+// whichever way the client authenticates at the token endpoint.
+func TestLoginThroughRequireLogin(t *testing.T) {
+	methods := []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
+	servers := map[testenv.AuthMethod]*httptest.Server{}
+	var clients []testenv.Client
+	for _, m := range methods {
+		servers[m] = reserve(t, "127.0.0.1")
+		clients = append(clients, webClient(string(m), servers[m], m, false))
+	}
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: clients})
+
+	for _, m := range methods {
+		t.Run(string(m), func(t *testing.T) {
+			ctx := testContext(t)
+			a := startApp(t, servers[m], appConfig(p, p.Client(t, string(m))))
+			browser := newBrowser(t)
+
+			require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
+			u := a.login(t, ctx, p, browser, "alice")
+			require.True(t, u.LoggedIn)
+			require.Equal(t, "alice", u.Subject)
+			require.Equal(t, "alice@example.com", u.Email)
+			require.Equal(t, []string{"admins", "staff"}, u.Groups)
+			// oidc-provider's ID token holds no scope claims here (OpenID
+			// Connect Core 5.4): the email can only have come from userinfo.
+			require.NotContains(t, jwtClaims(t, u.IDToken), "email")
+
+			// The session holds: the next page needs no provider.
+			again := a.get(t, ctx, browser, "/private")
+			require.Equal(t, u.Subject, again.Subject)
+			require.Equal(t, u.AccessToken, again.AccessToken)
+		})
+	}
+}
+
+// TestProfile: the profile has every claim oidc-provider releases for the
+// scopes, from userinfo or (with userinfo off) from the ID token, with one
+// consistent sub and none of the ID token's protocol claims.
+func TestProfile(t *testing.T) {
+	cases := []struct {
+		name            string
+		idTokenClaims   bool // the provider puts scope claims in the ID token
+		disableUserInfo bool
+	}{
+		{name: "userinfo"},
+		{name: "ID token only", idTokenClaims: true, disableUserInfo: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			srv := reserve(t, "127.0.0.1")
+			p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
+				Clients:       []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+				IDTokenClaims: tc.idTokenClaims,
+			})
+			cfg := appConfig(p, p.Client(t, "web"))
+			cfg.DisableUserInfo = tc.disableUserInfo
+			a := startApp(t, srv, cfg)
+
+			u := a.login(t, ctx, p, newBrowser(t), "bob")
+			require.Equal(t, "bob", u.Subject)
+			require.Equal(t, u.Subject, u.Profile["sub"])
+			require.Equal(t, u.Subject, jwtClaims(t, u.IDToken)["sub"])
+			require.Equal(t, "bob@example.com", u.Email)
+			require.Equal(t, "Bob Example", u.Name)
+			require.Equal(t, []string{"staff"}, u.Groups)
+			require.Equal(t, false, u.Profile["email_verified"])
+			require.Equal(t, "bob", u.Profile["preferred_username"])
+			for _, claim := range []string{"iss", "aud", "exp", "iat", "nonce", "at_hash", "auth_time", "azp"} {
+				require.NotContains(t, u.Profile, claim)
+			}
+		})
+	}
+}
+
+// TestRefreshAfterExpiry: with offline_access, an expired access token is
+// refreshed at oidc-provider's token endpoint without the user noticing;
+// once the provider refuses the refresh token, the user logs in again.
+func TestRefreshAfterExpiry(t *testing.T) {
+	ctx := testContext(t)
+	srv := reserve(t, "127.0.0.1")
+	const ttl = 5 * time.Minute
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
+		Clients:        []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+		AccessTokenTTL: ttl,
+	})
+	client := p.Client(t, "web")
+	clk := &clock{}
+	cfg := appConfig(p, client)
+	cfg.Scopes = append(slices.Clone(userScopes), "offline_access")
+	cfg.Now = clk.Now
+	a := startApp(t, srv, cfg)
+	browser := newBrowser(t)
+	meta := discover(t, ctx, p)
+
+	first := a.login(t, ctx, p, browser, "alice")
+	require.NotEmpty(t, first.RefreshToken, "oidc-provider issues a refresh token for offline_access")
+	require.Equal(t, first.AccessToken, a.get(t, ctx, browser, "/private").AccessToken, "no refresh before expiry")
+
+	// Two expiries in a row: the second refresh uses whatever refresh token
+	// the first one left in the session.
+	previous := first
+	for range 2 {
+		clk.Advance(ttl)
+		u := a.get(t, ctx, browser, "/private")
+		require.True(t, u.LoggedIn)
+		require.Equal(t, "alice", u.Subject)
+		require.NotEqual(t, previous.AccessToken, u.AccessToken, "the access token was refreshed")
+		status, info := clientPost(t, ctx, client, meta.Introspection, url.Values{"token": {u.AccessToken}})
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, true, info["active"], "the provider knows the new access token")
+		require.Equal(t, "alice", info["sub"])
+		previous = u
+	}
+
+	// The provider stops honouring the refresh token: at the next expiry
+	// the session ends and a page load goes to the provider again.
+	status, _ := clientPost(t, ctx, client, meta.Revocation, url.Values{"token": {previous.RefreshToken}, "token_type_hint": {"refresh_token"}})
+	require.Equal(t, http.StatusOK, status)
+	clk.Advance(ttl)
+	noFollow := *browser
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/private", nil)
+	require.NoError(t, err)
+	resp, err := noFollow.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loc, err := resp.Location()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(loc.String(), meta.AuthURL+"?"), "sent to log in again, got %s", loc)
+	require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
+}
+
+// TestRPInitiatedLogout: /logout ends the app session, sends the browser to
+// oidc-provider's end_session_endpoint, which asks for confirmation, ends
+// its own session and returns to the app, anonymous.
+func TestRPInitiatedLogout(t *testing.T) {
+	ctx := testContext(t)
+	srv := reserve(t, "127.0.0.1")
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
+		Clients: []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+	})
+	a := startApp(t, srv, appConfig(p, p.Client(t, "web")))
+	browser := newBrowser(t)
+	require.True(t, a.login(t, ctx, p, browser, "alice").LoggedIn)
+
+	// A copy of the session cookie, as an attacker might have taken it.
+	appURL, err := url.Parse(a.URL)
+	require.NoError(t, err)
+	stolen := newBrowser(t)
+	stolen.Jar.SetCookies(appURL, browser.Jar.Cookies(appURL))
+	require.True(t, a.get(t, ctx, stolen, "/").LoggedIn)
+
+	resp, err := p.ConfirmLogout(ctx, browser, a.URL+"/logout")
+	require.NoError(t, err)
+	u := readUser(t, resp, a.URL+"/")
+	require.False(t, u.LoggedIn, "back at the app, logged out")
+	require.False(t, a.get(t, ctx, stolen, "/").LoggedIn, "the old session is gone on the server")
+
+	// The provider session ended too: logging in asks for the password
+	// again instead of signing in silently.
+	_, err = p.Login(ctx, browser, a.URL+"/private", "alice", "wrong password")
+	require.ErrorContains(t, err, "login rejected")
+}
+
+// TestBackchannelLogout: two apps share one provider session in one
+// browser; logging out of one at oidc-provider ends the other's session
+// through the back channel.
+func TestBackchannelLogout(t *testing.T) {
+	ctx := testContext(t)
+	// Different hosts, so that the apps' cookies do not collide.
+	srv1, srv2 := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.3")
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
+		Clients: []testenv.Client{
+			webClient("one", srv1, testenv.ClientSecretBasic, true),
+			webClient("two", srv2, testenv.ClientSecretPost, true),
+		},
+	})
+	app1 := startApp(t, srv1, appConfig(p, p.Client(t, "one")))
+	app2 := startApp(t, srv2, appConfig(p, p.Client(t, "two")))
+	browser := newBrowser(t)
+	require.True(t, app1.login(t, ctx, p, browser, "alice").LoggedIn)
+	// Single sign-on: no form this time, the provider session is reused.
+	u2 := app2.login(t, ctx, p, browser, "alice")
+	require.True(t, u2.LoggedIn)
+	require.NotEmpty(t, jwtClaims(t, u2.IDToken)["sid"], "sid ties the app session to the provider session")
+
+	resp, err := p.ConfirmLogout(ctx, browser, app1.URL+"/logout")
+	require.NoError(t, err)
+	require.False(t, readUser(t, resp, app1.URL+"/").LoggedIn)
+
+	// The provider posts the logout token itself, on its own schedule.
+	select {
+	case status := <-app2.backchannel:
+		require.Equal(t, http.StatusOK, status, "app two accepted the logout token")
+	case <-ctx.Done():
+		t.Fatal("oidc-provider sent app two no back-channel logout")
+	}
+	require.False(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session ended")
+}
+
+// buildCommand compiles a main package of this module, so that the test
+// runs the program as its users do.
+func buildCommand(t *testing.T, pkg string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command is needed to build %s", pkg)
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/httpoidc/httpoidc/"+pkg).CombinedOutput()
+	require.NoError(t, err, "go build %s:\n%s", pkg, out)
+	return bin
+}
+
+// TestOIDCRegister: oidc-register registers a client at oidc-provider's
+// registration endpoint, and the client_secrets.json it writes logs in and
+// out with httpoidc's defaults.
+func TestOIDCRegister(t *testing.T) {
+	ctx := testContext(t)
+	bin := buildCommand(t, "cmd/oidc-register")
+	srv := reserve(t, "127.0.0.1")
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{})
+	secrets := filepath.Join(t.TempDir(), "client_secrets.json")
+
+	out, err := exec.CommandContext(ctx, bin, "-output", secrets, p.Issuer, baseURL(srv)+"/authorize").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "Registered client ")
+	info, err := os.Stat(secrets)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	a := startApp(t, srv, httpoidc.Config{ClientSecretsFile: secrets, Scopes: userScopes})
+	browser := newBrowser(t)
+	u := a.login(t, ctx, p, browser, "bob")
+	require.Equal(t, "bob", u.Subject)
+	require.Equal(t, "bob@example.com", u.Email)
+
+	// oidc-register registered the post-logout URI httpoidc sends by default.
+	resp, err := p.ConfirmLogout(ctx, browser, a.URL+"/logout")
+	require.NoError(t, err)
+	require.False(t, readUser(t, resp, a.URL+"/").LoggedIn)
+}
+
+// tokenFor signs user in as client c the way an API client does it, with
+// x/oauth2 and no httpoidc, and returns the tokens. A non-empty resource is
+// sent as the RFC 8707 resource parameter on both requests, which makes
+// oidc-provider issue an RFC 9068 JWT access token for that API.
+func tokenFor(t *testing.T, ctx context.Context, p *testenv.Provider, c testenv.Client, user, resource string, scopes ...string) *oauth2.Token {
+	t.Helper()
+	meta := discover(t, ctx, p)
+	style := oauth2.AuthStyleInHeader
+	if c.AuthMethod == testenv.ClientSecretPost {
+		style = oauth2.AuthStyleInParams
+	}
+	cfg := oauth2.Config{
+		ClientID: c.ID, ClientSecret: c.Secret, RedirectURL: c.RedirectURIs[0], Scopes: scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: meta.AuthURL, TokenURL: meta.TokenURL, AuthStyle: style},
+	}
+	verifier := oauth2.GenerateVerifier()
+	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	tokenOpts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
+	if resource != "" {
+		authOpts = append(authOpts, oauth2.SetAuthURLParam("resource", resource))
+		tokenOpts = append(tokenOpts, oauth2.SetAuthURLParam("resource", resource))
+	}
+	// Nothing listens at the redirect URI: the code is read off the
+	// redirect to it.
+	browser := newBrowser(t)
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := p.Login(ctx, browser, cfg.AuthCodeURL("api-client", authOpts...), user, password(t, p, user))
+	require.NoError(t, err)
+	resp.Body.Close()
+	loc, err := resp.Location()
+	require.NoError(t, err)
+	require.Equal(t, "api-client", loc.Query().Get("state"))
+	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"), tokenOpts...)
+	require.NoError(t, err)
+	return tok
+}
+
+// api is a resource server protected by AcceptToken.
+type api struct {
+	URL string
+	oc  *httpoidc.OpenIDConnect
+}
+
+// tokenView is what the API tells about the request's validated token.
+type tokenView struct {
+	Subject  string         `json:"sub"`
+	ClientID string         `json:"client_id"`
+	Issuer   string         `json:"iss"`
+	Scopes   []string       `json:"scopes"`
+	Audience []string       `json:"aud"`
+	Expiry   time.Time      `json:"exp"`
+	UserInfo map[string]any `json:"userinfo,omitempty"`
+}
+
+// startAPI serves /read (scope api:read), /write (api:write), /me (email)
+// and /userinfo (email; it also fetches the token's userinfo) on srv.
+func startAPI(t *testing.T, srv *httptest.Server, cfg httpoidc.Config) *api {
+	t.Helper()
+	oc := newOIDC(t, cfg)
+	view := func(withUserInfo bool) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, ok := httpoidc.TokenFrom(r.Context())
+			if !ok {
+				http.Error(w, "AcceptToken let a request through without a token", http.StatusInternalServerError)
+				return
+			}
+			v := tokenView{Subject: tok.Subject, ClientID: tok.ClientID, Issuer: tok.Issuer, Scopes: tok.Scopes,
+				Audience: tok.Audience, Expiry: tok.Expiry}
+			if withUserInfo {
+				var err error
+				if v.UserInfo, err = oc.UserInfo(r.Context(), tok); err != nil {
+					http.Error(w, "userinfo: "+err.Error(), http.StatusBadGateway)
+					return
+				}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(v)
+		})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/read", oc.AcceptToken("api:read")(view(false)))
+	mux.Handle("/write", oc.AcceptToken("api:write")(view(false)))
+	mux.Handle("/me", oc.AcceptToken("email")(view(false)))
+	mux.Handle("/userinfo", oc.AcceptToken("email")(view(true)))
+	srv.Config.Handler = mux
+	srv.Start()
+	return &api{URL: baseURL(srv), oc: oc}
+}
+
+// apiResponse is what an API call answered.
+type apiResponse struct {
+	status    int
+	challenge string // WWW-Authenticate
+	token     tokenView
+	body      string
+}
+
+func (a *api) call(t *testing.T, ctx context.Context, path, token string) apiResponse {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	r := apiResponse{status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"), body: string(body)}
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.Unmarshal(body, &r.token), "%s", body)
+	}
+	return r
+}
+
+// requireRefused checks an RFC 6750 refusal: the status and the error code
+// of the Bearer challenge ("" for a request without a token).
+func requireRefused(t *testing.T, r apiResponse, status int, code string) {
+	t.Helper()
+	require.Equal(t, status, r.status, "%s", r.body)
+	require.True(t, strings.HasPrefix(r.challenge, "Bearer "), "WWW-Authenticate: %q", r.challenge)
+	if code == "" {
+		require.NotContains(t, r.challenge, "error=")
+	} else {
+		require.Contains(t, r.challenge, `error="`+code+`"`)
+	}
+}
+
+// apiClient registers a resource server's own credentials, which it uses
+// for introspection; it never logs anyone in.
+func apiClient(srv *httptest.Server, method testenv.AuthMethod) testenv.Client {
+	return testenv.Client{ID: "api", RedirectURIs: []string{baseURL(srv) + "/unused"}, AuthMethod: method}
+}
+
+// apiConfig is the Config of a resource server with client c's credentials.
+func apiConfig(p *testenv.Provider, c testenv.Client) httpoidc.Config {
+	return httpoidc.Config{
+		ClientSecrets:           &httpoidc.ClientSecrets{ClientID: c.ID, ClientSecret: c.Secret, Issuer: p.Issuer},
+		ResourceServerOnly:      true,
+		IntrospectionAuthMethod: string(c.AuthMethod),
+	}
+}
+
+// tamper changes one character in the middle of a JWT's signature to
+// another base64url character, so the token stays well-formed.
+func tamper(jwt string) string {
+	b := []byte(jwt)
+	i := strings.LastIndex(jwt, ".") + (len(jwt)-strings.LastIndex(jwt, "."))/2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+// TestAcceptTokenJWT: RFC 9068 JWT access tokens that oidc-provider issues
+// for a resource indicator are accepted by an API whose Audience is that
+// indicator, with their scopes enforced, and refused for any other API. An
+// API that insists on introspection refuses them as invalid, since
+// oidc-provider does not introspect its JWTs; it does not report the
+// provider as down.
+func TestAcceptTokenJWT(t *testing.T) {
+	ctx := testContext(t)
+	apiSrv, otherSrv, introspectingSrv := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1")
+	web := testenv.Client{ID: "web", RedirectURIs: []string{baseURL(apiSrv) + "/callback"}}
+	apiURL, otherURL := baseURL(apiSrv)+"/", baseURL(otherSrv)+"/"
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
+		Clients: []testenv.Client{web, apiClient(apiSrv, testenv.ClientSecretPost)},
+		Resources: []testenv.Resource{
+			{Indicator: apiURL, Scopes: []string{"api:read", "api:write"}},
+			{Indicator: otherURL, Scopes: []string{"api:read"}},
+		},
+	})
+	cfg := apiConfig(p, p.Client(t, "api"))
+	cfg.Audience = apiURL
+	cfg.StrictAccessTokenType = true // oidc-provider sends typ at+jwt
+	a := startAPI(t, apiSrv, cfg)
+	cfg.AccessTokenValidation = httpoidc.ValidateIntrospection
+	introspecting := startAPI(t, introspectingSrv, cfg)
+
+	tok := tokenFor(t, ctx, p, p.Client(t, "web"), "alice", apiURL, "openid", "api:read")
+	require.Len(t, strings.Split(tok.AccessToken, "."), 3, "a resource indicator gives a JWT access token")
+	forOther := tokenFor(t, ctx, p, p.Client(t, "web"), "alice", otherURL, "openid", "api:read")
+	tampered := tamper(tok.AccessToken)
+
+	ok := a.call(t, ctx, "/read", tok.AccessToken)
+	require.Equal(t, http.StatusOK, ok.status, "%s", ok.body)
+	require.Equal(t, "alice", ok.token.Subject)
+	require.Equal(t, "web", ok.token.ClientID)
+	require.Equal(t, p.Issuer, ok.token.Issuer)
+	require.Equal(t, []string{"api:read"}, ok.token.Scopes, "oidc-provider grants only the API's scopes")
+	require.Equal(t, []string{apiURL}, ok.token.Audience)
+	require.WithinDuration(t, tok.Expiry, ok.token.Expiry, 5*time.Second)
+
+	requireRefused(t, a.call(t, ctx, "/read", ""), http.StatusUnauthorized, "")
+	requireRefused(t, a.call(t, ctx, "/write", tok.AccessToken), http.StatusForbidden, "insufficient_scope")
+	requireRefused(t, a.call(t, ctx, "/read", forOther.AccessToken), http.StatusUnauthorized, "invalid_token")
+	requireRefused(t, a.call(t, ctx, "/read", tampered), http.StatusUnauthorized, "invalid_token")
+	requireRefused(t, introspecting.call(t, ctx, "/read", tok.AccessToken), http.StatusUnauthorized, "invalid_token")
+}
+
+// TestAcceptTokenIntrospection: oidc-provider's opaque access tokens are
+// accepted through its introspection endpoint, scopes are enforced, the
+// token's userinfo is readable, and a revocation at the provider is seen
+// once the introspection cache lets it be (at once without a cache).
+func TestAcceptTokenIntrospection(t *testing.T) {
+	ctx := testContext(t)
+	cachedSrv, uncachedSrv := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1")
+	web := testenv.Client{ID: "web", RedirectURIs: []string{baseURL(cachedSrv) + "/callback"}}
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
+		Clients: []testenv.Client{web, apiClient(cachedSrv, testenv.ClientSecretBasic)},
+	})
+	clk := &clock{}
+	const cacheTTL = 30 * time.Second
+	cfg := apiConfig(p, p.Client(t, "api"))
+	cfg.Now = clk.Now
+	cfg.IntrospectionCacheTTL = cacheTTL
+	cached := startAPI(t, cachedSrv, cfg)
+	cfg.AccessTokenValidation = httpoidc.ValidateIntrospection
+	cfg.IntrospectionCacheTTL = -1
+	uncached := startAPI(t, uncachedSrv, cfg)
+
+	tok := tokenFor(t, ctx, p, p.Client(t, "web"), "alice", "", userScopes...)
+	require.Len(t, strings.Split(tok.AccessToken, "."), 1, "without a resource indicator the token is opaque")
+
+	for _, a := range []*api{cached, uncached} {
+		me := a.call(t, ctx, "/userinfo", tok.AccessToken)
+		require.Equal(t, http.StatusOK, me.status, "%s", me.body)
+		require.Equal(t, "alice", me.token.Subject)
+		require.Equal(t, "web", me.token.ClientID)
+		require.Subset(t, me.token.Scopes, userScopes)
+		require.Equal(t, "alice", me.token.UserInfo["sub"])
+		require.Equal(t, "alice@example.com", me.token.UserInfo["email"])
+		require.Equal(t, "Alice Example", me.token.UserInfo["name"])
+		requireRefused(t, a.call(t, ctx, "/read", tok.AccessToken), http.StatusForbidden, "insufficient_scope")
+		requireRefused(t, a.call(t, ctx, "/me", "not-a-token-it-issued"), http.StatusUnauthorized, "invalid_token")
+	}
+
+	status, _ := clientPost(t, ctx, p.Client(t, "web"), discover(t, ctx, p).Revocation,
+		url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}})
+	require.Equal(t, http.StatusOK, status)
+	requireRefused(t, uncached.call(t, ctx, "/me", tok.AccessToken), http.StatusUnauthorized, "invalid_token")
+	// The documented window: the cached answer stands for IntrospectionCacheTTL.
+	require.Equal(t, http.StatusOK, cached.call(t, ctx, "/me", tok.AccessToken).status)
+	clk.Advance(cacheTTL + time.Second)
+	requireRefused(t, cached.call(t, ctx, "/me", tok.AccessToken), http.StatusUnauthorized, "invalid_token")
+}
