@@ -2,6 +2,7 @@ package httpoidc
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -43,9 +44,12 @@ type keySet struct {
 	now             func() time.Time
 	algorithms      []jose.SignatureAlgorithm
 
-	keys    atomic.Pointer[keyMap]
-	mu      sync.Mutex    // guards the fetch schedule below
-	next    time.Time     // no new fetch before this
+	keys atomic.Pointer[keyMap]
+	// next is the time (Unix nanoseconds) before which no fetch starts. It
+	// is written under mu but read without it by has, on the cache hit
+	// path.
+	next    atomic.Int64
+	mu      sync.Mutex    // guards the fetch state below
 	retries int           // consecutive failed fetches
 	pending chan struct{} // closed when the fetch under way ends
 	lastErr error         // result of the last fetch
@@ -53,9 +57,17 @@ type keySet struct {
 }
 
 type keyMap struct {
-	byID      map[string]jose.JSONWebKey
-	all       []jose.JSONWebKey
-	fetchedAt time.Time
+	byID map[string][]*verificationKey
+	all  []*verificationKey
+	// thumbprints holds the RFC 7638 thumbprint of every key, which names a
+	// key by its content: a kid reused for a new key is another key.
+	thumbprints map[string]struct{}
+	fetchedAt   time.Time
+}
+
+type verificationKey struct {
+	jwk        jose.JSONWebKey
+	thumbprint string
 }
 
 func newKeySet(url string, client *http.Client, cfg *Config, algorithms []jose.SignatureAlgorithm) *keySet {
@@ -72,55 +84,56 @@ func newKeySet(url string, client *http.Client, cfg *Config, algorithms []jose.S
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	payload, _, err := k.verify(ctx, jwt)
+	payload, _, _, err := k.verify(ctx, jwt)
 	return payload, err
 }
 
-// verify checks the JWS signature of jwt and returns its payload and
-// protected header.
-func (k *keySet) verify(ctx context.Context, jwt string) ([]byte, jose.Header, error) {
+// verify checks the JWS signature of jwt and returns its payload, its
+// protected header and the thumbprint of the key that verified it, for has.
+func (k *keySet) verify(ctx context.Context, jwt string) (payload []byte, header jose.Header, thumbprint string, err error) {
 	jws, err := jose.ParseSigned(jwt, k.algorithms)
 	if err != nil {
-		return nil, jose.Header{}, fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
+		return nil, jose.Header{}, "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, jose.Header{}, fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
+		return nil, jose.Header{}, "", fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
 	}
-	header := jws.Signatures[0].Protected
+	header = jws.Signatures[0].Protected
 	keys, err := k.current(ctx, header.KeyID)
 	if err != nil {
-		return nil, header, err
+		return nil, header, "", err
 	}
 	for _, key := range keys.candidates(header.KeyID) {
-		if payload, err := jws.Verify(key); err == nil {
-			return payload, header, nil
+		if payload, err := jws.Verify(key.jwk.Key); err == nil {
+			return payload, header, key.thumbprint, nil
 		}
 	}
-	return nil, header, fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
+	return nil, header, "", fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
 }
 
-// has reports whether the key set still holds kid; a cached token whose key
-// was removed at the provider stops being accepted once the removal is seen.
-func (k *keySet) has(kid string) bool {
+// has reports whether the key with this thumbprint may still vouch for a
+// token verified earlier: the key set holds it and is not due for a
+// refresh. A due refresh makes the caller verify again, which fetches the
+// JWKS, so a key removed at the provider stops vouching for cached tokens
+// within refreshInterval. While fetches are failing (the JWKS endpoint is
+// down) the known keys keep vouching.
+func (k *keySet) has(thumbprint string, now time.Time) bool {
 	keys := k.keys.Load()
 	if keys == nil {
 		return false
 	}
-	if kid == "" {
-		return len(keys.all) > 0
+	if now.Sub(keys.fetchedAt) >= k.refreshInterval && now.UnixNano() >= k.next.Load() {
+		return false
 	}
-	_, ok := keys.byID[kid]
+	_, ok := keys.thumbprints[thumbprint]
 	return ok
 }
 
-func (m *keyMap) candidates(kid string) []jose.JSONWebKey {
+func (m *keyMap) candidates(kid string) []*verificationKey {
 	if kid == "" {
 		return m.all
 	}
-	if key, ok := m.byID[kid]; ok {
-		return []jose.JSONWebKey{key}
-	}
-	return nil
+	return m.byID[kid]
 }
 
 // current returns the keys to verify a token signed with kid, fetching the
@@ -156,12 +169,12 @@ func (k *keySet) refresh(ctx context.Context, due bool) (*keyMap, error) {
 	done := k.pending
 	if done == nil {
 		now := k.now()
-		if now.Before(k.next) {
+		if now.UnixNano() < k.next.Load() {
 			k.mu.Unlock()
 			return nil, errFetchDeferred
 		}
 		if !due {
-			k.next = now.Add(k.cooldown)
+			k.next.Store(now.Add(k.cooldown).UnixNano())
 		}
 		done = make(chan struct{})
 		k.pending = done
@@ -192,7 +205,7 @@ func (k *keySet) fetchInto(done chan struct{}) {
 	k.pending, k.lastErr = nil, err
 	if err != nil {
 		k.retries++
-		k.next = k.now().Add(min(k.cooldown<<min(k.retries-1, 10), k.refreshInterval))
+		k.next.Store(k.now().Add(min(k.cooldown<<min(k.retries-1, 10), k.refreshInterval)).UnixNano())
 	} else {
 		k.retries = 0
 		k.keys.Store(keys)
@@ -225,17 +238,23 @@ func (k *keySet) download(ctx context.Context) (*keyMap, error) {
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, fmt.Errorf("%w: JWKS is not JSON: %w", ErrProviderUnavailable, err)
 	}
-	keys := &keyMap{byID: make(map[string]jose.JSONWebKey), fetchedAt: k.now()}
+	keys := &keyMap{byID: make(map[string][]*verificationKey), thumbprints: make(map[string]struct{}), fetchedAt: k.now()}
 	for _, raw := range set.Keys {
-		var key jose.JSONWebKey
+		var jwk jose.JSONWebKey
 		// Keys of unknown types are skipped, as RFC 7517 §5 asks, rather
 		// than failing the whole set.
-		if err := key.UnmarshalJSON(raw); err != nil || !usableVerificationKey(key) {
+		if err := jwk.UnmarshalJSON(raw); err != nil || !usableVerificationKey(jwk) {
 			continue
 		}
+		thumbprint, err := jwk.Thumbprint(crypto.SHA256)
+		if err != nil {
+			continue
+		}
+		key := &verificationKey{jwk: jwk, thumbprint: string(thumbprint)}
 		keys.all = append(keys.all, key)
-		if key.KeyID != "" {
-			keys.byID[key.KeyID] = key
+		keys.thumbprints[key.thumbprint] = struct{}{}
+		if jwk.KeyID != "" {
+			keys.byID[jwk.KeyID] = append(keys.byID[jwk.KeyID], key)
 		}
 	}
 	return keys, nil

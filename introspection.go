@@ -1,0 +1,221 @@
+package httpoidc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/sync/singleflight"
+)
+
+// checkIntrospection asks the provider about an opaque token, once for all
+// the requests that present it at the same time.
+func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerState, raw string, key digest) (*Token, error) {
+	rs := &oc.resource
+	d := &key
+	if _, refused := rs.rejected.get(d, oc.cfg.Now()); refused {
+		return nil, fmt.Errorf("%w: inactive (remembered)", ErrInvalidToken)
+	}
+	results := rs.flight.DoChan(string(d[:]), func() (any, error) {
+		now := oc.cfg.Now()
+		if e, ok := rs.cache.get(d, now); ok {
+			return e.tok, nil
+		}
+		if _, refused := rs.rejected.get(d, now); refused {
+			return nil, fmt.Errorf("%w: inactive (remembered)", ErrInvalidToken)
+		}
+		// Other requests share the answer, so the caller leaving must not
+		// abort the request; Config.Timeout bounds it.
+		octx, cancel := oc.outbound(context.WithoutCancel(ctx))
+		defer cancel()
+		return oc.introspect(octx, p, raw, d)
+	})
+	select {
+	case res := <-results:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Token), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for introspection: %w", ErrProviderUnavailable, context.Cause(ctx))
+	}
+}
+
+// introspect validates raw with the provider's introspection endpoint and
+// caches the answer.
+func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw string, d *digest) (*Token, error) {
+	claims, err := oc.introspection(ctx, p, raw)
+	if err != nil {
+		return nil, err
+	}
+	now := oc.cfg.Now()
+	ttl := oc.cfg.IntrospectionCacheTTL
+	refuse := func(reason string) (*Token, error) {
+		if ttl > 0 {
+			oc.resource.rejected.put(d, cacheEntry{expires: now.Add(min(ttl, rejectionTTL))}, now)
+		}
+		return nil, fmt.Errorf("%w: introspection: %s", ErrInvalidToken, reason)
+	}
+	if active, _ := claims["active"].(bool); !active {
+		return refuse("inactive")
+	}
+	tok, err := newToken(raw, claims)
+	if err != nil {
+		return nil, err
+	}
+	if tok.Issuer == "" {
+		tok.Issuer = p.issuer
+	}
+	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry.Add(oc.cfg.ClockSkew)) {
+		return refuse("expired")
+	}
+	// Providers answer for refresh tokens too, and a DPoP-bound token is
+	// useless without its proof: neither is a bearer access token.
+	if typ, _ := claims["token_type"].(string); strings.EqualFold(typ, "refresh_token") || strings.EqualFold(typ, "DPoP") {
+		return refuse("not a bearer access token")
+	}
+	if ttl > 0 {
+		expires := now.Add(ttl)
+		if !tok.Expiry.IsZero() {
+			expires = earliest(expires, tok.Expiry.Add(oc.cfg.ClockSkew))
+		}
+		oc.resource.cache.put(d, cacheEntry{tok: tok, expires: expires}, now)
+	}
+	return tok, nil
+}
+
+// introspection posts raw to the introspection endpoint and returns the
+// answer. Anything but a 200 JSON object is the provider's failure.
+func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, raw string) (map[string]any, error) {
+	for retried := false; ; retried = true {
+		var bearer string
+		if oc.cfg.IntrospectionAuthMethod == AuthBearer {
+			var err error
+			if bearer, err = oc.resource.bearer.get(ctx, oc, p); err != nil {
+				return nil, err
+			}
+		}
+		status, body, err := oc.postIntrospection(ctx, p, raw, bearer)
+		if err != nil {
+			return nil, err
+		}
+		if status == http.StatusUnauthorized && bearer != "" && !retried {
+			// The provider ended our access token before its expiry:
+			// get another one and try once more.
+			oc.resource.bearer.forget(bearer)
+			continue
+		}
+		if status == http.StatusBadRequest {
+			// oidc-provider answers its JWT access tokens with RFC 7009's
+			// unsupported_token_type: it is up, and the token cannot be
+			// accepted this way.
+			var refusal struct {
+				Error string `json:"error"`
+			}
+			if json.Unmarshal(body, &refusal) == nil && refusal.Error == "unsupported_token_type" {
+				return nil, fmt.Errorf("%w: the introspection endpoint does not take this type of token", ErrInvalidToken)
+			}
+		}
+		if status != http.StatusOK {
+			return nil, fmt.Errorf("%w: introspection endpoint answered %d", ErrProviderUnavailable, status)
+		}
+		var claims map[string]any
+		if err := json.Unmarshal(body, &claims); err != nil || claims == nil {
+			return nil, fmt.Errorf("%w: introspection answer is not a JSON object", ErrProviderUnavailable)
+		}
+		return claims, nil
+	}
+}
+
+func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState, raw, bearer string) (int, []byte, error) {
+	form := url.Values{"token": {raw}, "token_type_hint": {"access_token"}}
+	if oc.cfg.IntrospectionAuthMethod == AuthClientSecretPost {
+		form.Set("client_id", oc.secrets.ClientID)
+		form.Set("client_secret", oc.secrets.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.introspectionURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: introspection request: %w", ErrInvalidConfig, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	switch oc.cfg.IntrospectionAuthMethod {
+	case AuthClientSecretBasic:
+		// RFC 6749 §2.3.1: the credentials are form-encoded first.
+		req.SetBasicAuth(url.QueryEscape(oc.secrets.ClientID), url.QueryEscape(oc.secrets.ClientSecret))
+	case AuthBearer:
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := oc.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: introspection: %w", ErrProviderUnavailable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: reading introspection answer: %w", ErrProviderUnavailable, err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// introspectionBearer is the access token that authenticates introspection
+// requests with AuthBearer, obtained by the client credentials grant and
+// reused until it is about to expire.
+type introspectionBearer struct {
+	mu     sync.Mutex
+	token  string
+	expiry time.Time // on Config.Now's clock; zero when the provider did not say
+	flight singleflight.Group
+}
+
+// bearerExpiryMargin renews the token this long before it expires, so that
+// it does not expire on the way to the provider.
+const bearerExpiryMargin = 10 * time.Second
+
+func (b *introspectionBearer) get(ctx context.Context, oc *OpenIDConnect, p *providerState) (string, error) {
+	b.mu.Lock()
+	token, expiry := b.token, b.expiry
+	b.mu.Unlock()
+	if token != "" && (expiry.IsZero() || oc.cfg.Now().Add(bearerExpiryMargin).Before(expiry)) {
+		return token, nil
+	}
+	v, err, _ := b.flight.Do("", func() (any, error) {
+		cc := clientcredentials.Config{
+			ClientID:     oc.secrets.ClientID,
+			ClientSecret: oc.secrets.ClientSecret,
+			TokenURL:     p.oauth2.Endpoint.TokenURL,
+			AuthStyle:    p.oauth2.Endpoint.AuthStyle,
+		}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: client credentials grant for introspection: %w", ErrProviderUnavailable, err)
+		}
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.token, b.expiry = tok.AccessToken, time.Time{}
+		if exp := oc.expiryUnix(tok); exp != 0 {
+			b.expiry = time.Unix(exp, 0)
+		}
+		return tok.AccessToken, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// forget drops token if it is still the current one.
+func (b *introspectionBearer) forget(token string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.token == token {
+		b.token = ""
+	}
+}

@@ -1,0 +1,602 @@
+package httpoidc
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+)
+
+// Token is a validated OAuth 2.0 access token. AcceptToken puts it in the
+// request context; read it with TokenFrom. Requests presenting the same
+// token share one Token from the cache: treat it as read-only.
+type Token struct {
+	// Subject is the sub claim: the user, or the client for a client
+	// credentials token.
+	Subject string
+	// ClientID is the client the token was issued to (client_id, else azp).
+	ClientID string
+	// Issuer is the provider that issued the token.
+	Issuer string
+	// Scopes are the granted scopes, from the space-separated scope claim
+	// and the scp claim (an array or a space-separated string).
+	Scopes []string
+	// Audience is the aud claim.
+	Audience []string
+	// Expiry is the exp claim; zero if an introspection answer had none.
+	Expiry time.Time
+	// IssuedAt is the iat claim; zero if absent.
+	IssuedAt time.Time
+	// Claims holds every claim of the JWT, or every member of the
+	// introspection answer.
+	Claims map[string]any
+
+	raw string
+}
+
+// String describes the token without the token itself.
+func (t Token) String() string {
+	return fmt.Sprintf("Token{Subject: %q, ClientID: %q, Scopes: %q}", t.Subject, t.ClientID, t.Scopes)
+}
+
+// GoString is like String, so %#v does not print the token either.
+func (t Token) GoString() string { return t.String() }
+
+// LogValue implements slog.LogValuer so that logging a Token never logs the
+// token itself.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("sub", t.Subject), slog.String("client_id", t.ClientID), slog.Any("scopes", t.Scopes))
+}
+
+// TokenFrom returns the token AcceptToken validated for the request, and
+// false when there is none.
+func TokenFrom(ctx context.Context) (*Token, bool) {
+	tok, ok := ctx.Value(tokenKey).(*Token)
+	return tok, ok && tok != nil
+}
+
+// resourceServer is the state behind AcceptToken.
+type resourceServer struct {
+	// cache holds validated tokens. rejected holds recent "active": false
+	// introspection answers, in a cache of its own, so that a flood of
+	// garbage tokens can only evict other rejections, never a valid token.
+	cache    *tokenCache
+	rejected *tokenCache
+	// flight makes concurrent requests with one new token share a single
+	// verification or introspection; it is keyed by the token's digest.
+	flight singleflight.Group
+	bearer introspectionBearer
+}
+
+// rejectionTTL bounds how long an inactive token is remembered: long
+// enough that a client retrying a revoked token in a loop costs one
+// introspection every few seconds, short enough not to matter if the
+// provider changes its mind.
+const rejectionTTL = 5 * time.Second
+
+func (rs *resourceServer) init(cfg *Config) {
+	rs.cache = newTokenCache(cfg.TokenCacheSize)
+	rs.rejected = newTokenCache(cfg.TokenCacheSize)
+}
+
+// AcceptToken returns middleware that passes a request to the next handler
+// only if it carries a valid OAuth 2.0 bearer token granting every one of
+// scopes, and puts the token in the request context (see TokenFrom). It
+// needs no Handler around it. Unlike Flask-OIDC's accept_token, all the
+// scopes are required, not one of them.
+//
+// The token is read from the Authorization header (RFC 6750 §2.1; the
+// scheme in any case) and, with Config.AcceptFormToken, from the
+// access_token field of a POST application/x-www-form-urlencoded body
+// (§2.2; the form is then parsed, so the handler reads it from r.PostForm);
+// never from the URL. Config.AccessTokenValidation chooses the check. By
+// default a JWS is validated as an RFC 9068 JWT access token against the
+// provider's keys (asymmetric algorithms only), issuer, Config.Audience,
+// exp, nbf and iat, and any other token is sent to the provider's RFC 7662
+// introspection endpoint; a JWT that fails is not introspected. The scopes
+// are those of the scope and scp claims. A valid token is remembered, by
+// its SHA-256, until it expires and at most Config.TokenCacheTTL (JWTs) or
+// Config.IntrospectionCacheTTL (introspection); an inactive one for five
+// seconds at most, apart from the valid ones so that garbage cannot evict
+// them. Concurrent requests with the same new token share one check.
+//
+// Failures are answered as RFC 6750 §3 says, with Content-Type
+// application/json, Cache-Control no-store and the body
+// {"error":code,"error_description":text}; the token is never echoed or
+// logged:
+//   - no bearer token (none, or another scheme such as Basic): 401 with the
+//     challenge Bearer realm="…" holding no error code, as §3.1 asks, and
+//     the code "unauthorized" in the body, which RFC 6750 does not define,
+//     so that no client mistakes it for one it does;
+//   - a malformed request (an empty token or one with characters outside
+//     RFC 6750's b64token, several Authorization headers, several
+//     access_token fields, or a token sent both ways): 400 invalid_request;
+//   - an invalid, expired or revoked token: 401 invalid_token;
+//   - a token lacking a scope: 403 insufficient_scope, the challenge's
+//     scope attribute naming all the required scopes;
+//   - a provider that cannot be reached: 503 temporarily_unavailable with
+//     Retry-After and no challenge.
+//
+// In the 400, 401 invalid_token and 403 answers the challenge carries the
+// body's code and description as error and error_description.
+//
+// With Config.Disabled no provider is contacted: any well-formed bearer
+// token stands for Config.TestingProfile, with Config.Scopes as its scopes;
+// without a TestingProfile every token is refused with 401 invalid_token.
+//
+// AcceptToken panics if a scope is not an RFC 6749 scope-token (empty, or
+// holding a space, a quote or a backslash).
+func (oc *OpenIDConnect) AcceptToken(scopes ...string) func(http.Handler) http.Handler {
+	for _, s := range scopes {
+		if !isScopeToken(s) {
+			panic(fmt.Sprintf("httpoidc: AcceptToken: %q is not an OAuth 2.0 scope", s))
+		}
+	}
+	required := slices.Clone(scopes)
+	realm := fmt.Sprintf("Bearer realm=%q", oc.cfg.Realm)
+	a := &acceptor{
+		oc:           oc,
+		required:     required,
+		realm:        realm,
+		invalidToken: realm + `, error="invalid_token", error_description="` + descInvalidToken + `"`,
+		insufficient: realm + `, error="insufficient_scope", error_description="` + descInsufficientScope +
+			`", scope="` + strings.Join(required, " ") + `"`,
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, next) })
+	}
+}
+
+// The error descriptions are fixed sentences: nothing from the request, the
+// token or the provider's answer ever reaches a response.
+const (
+	descMissing           = "missing bearer token"
+	descInvalidToken      = "the access token is invalid, expired or revoked"
+	descInsufficientScope = "the access token lacks a required scope"
+	descUnavailable       = "the identity provider cannot be reached; try again later"
+)
+
+// acceptor is one AcceptToken middleware, with its challenges prepared.
+type acceptor struct {
+	oc           *OpenIDConnect
+	required     []string
+	realm        string
+	invalidToken string
+	insufficient string
+}
+
+func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	raw, err := bearerToken(r, a.oc.cfg.AcceptFormToken)
+	if err != nil {
+		var malformed invalidRequestError
+		if errors.As(err, &malformed) {
+			writeBearerError(w, http.StatusBadRequest,
+				a.realm+`, error="invalid_request", error_description="`+string(malformed)+`"`, "invalid_request", string(malformed))
+			return
+		}
+		writeBearerError(w, http.StatusUnauthorized, a.realm, "unauthorized", descMissing)
+		return
+	}
+	ctx := r.Context()
+	tok, err := a.oc.validateToken(ctx, raw)
+	switch {
+	case errors.Is(err, ErrInvalidToken):
+		a.oc.log.Debug("httpoidc: bearer token refused", "path", r.URL.Path, "reason", err)
+		writeBearerError(w, http.StatusUnauthorized, a.invalidToken, "invalid_token", descInvalidToken)
+		return
+	case err != nil:
+		a.oc.log.Warn("httpoidc: bearer token not validated: provider unavailable", "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeBearerError(w, http.StatusServiceUnavailable, "", "temporarily_unavailable", descUnavailable)
+		return
+	}
+	for _, s := range a.required {
+		if !slices.Contains(tok.Scopes, s) {
+			writeBearerError(w, http.StatusForbidden, a.insufficient, "insufficient_scope", descInsufficientScope)
+			return
+		}
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tokenKey, tok)))
+}
+
+func writeBearerError(w http.ResponseWriter, status int, challenge, code, description string) {
+	h := w.Header()
+	if challenge != "" {
+		h.Set("WWW-Authenticate", challenge)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}{code, description})
+}
+
+// invalidRequestError is a malformed request; its text is the fixed
+// error_description.
+type invalidRequestError string
+
+func (e invalidRequestError) Error() string { return string(e) }
+
+var errNoToken = errors.New("no bearer token")
+
+// bearerToken returns the request's bearer token, errNoToken when it has
+// none, or an invalidRequestError.
+func bearerToken(r *http.Request, acceptForm bool) (string, error) {
+	var token string
+	switch values := r.Header["Authorization"]; len(values) {
+	case 0:
+	case 1:
+		scheme, rest, _ := strings.Cut(values[0], " ")
+		// Another scheme carries no bearer token (RFC 6750 §3.1).
+		if strings.EqualFold(scheme, "Bearer") {
+			token = strings.TrimLeft(rest, " ")
+			if !isB64Token(token) {
+				return "", invalidRequestError("the Authorization header does not hold a well-formed bearer token")
+			}
+		}
+	default:
+		return "", invalidRequestError("more than one Authorization header")
+	}
+	if acceptForm && r.Method == http.MethodPost && isFormBody(r) {
+		if err := r.ParseForm(); err != nil {
+			return "", invalidRequestError("the form body cannot be read")
+		}
+		if values, sent := r.PostForm["access_token"]; sent {
+			switch {
+			case token != "":
+				return "", invalidRequestError("the access token was sent in more than one way")
+			case len(values) != 1 || !isB64Token(values[0]):
+				return "", invalidRequestError("the form body does not hold exactly one well-formed access_token")
+			}
+			token = values[0]
+		}
+	}
+	if token == "" {
+		return "", errNoToken
+	}
+	return token, nil
+}
+
+func isFormBody(r *http.Request) bool {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mediaType == "application/x-www-form-urlencoded"
+}
+
+// b64TokenChars are the characters of RFC 6750's b64token, trailing "="
+// aside.
+var b64TokenChars = func() (set [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		set[c] = true
+	}
+	return set
+}()
+
+// isB64Token reports whether s is an RFC 6750 b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for i < len(s) && b64TokenChars[s[i]] {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
+}
+
+// isScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func isScopeToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validateToken returns the Token for raw. Errors wrap ErrInvalidToken
+// when the token is refused, and anything else (ErrProviderUnavailable)
+// when it could not be checked.
+func (oc *OpenIDConnect) validateToken(ctx context.Context, raw string) (*Token, error) {
+	if oc.cfg.Disabled {
+		return oc.testingToken(raw)
+	}
+	d := tokenDigest(raw)
+	if e, ok := oc.resource.cache.get(&d, oc.cfg.Now()); ok {
+		return e.tok, nil
+	}
+	p, err := oc.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mode := oc.cfg.AccessTokenValidation
+	switch {
+	case mode != ValidateIntrospection && looksLikeJWS(raw):
+		// A JWT that fails is not retried by introspection: an attacker
+		// must not get two chances, and the provider's keys are the
+		// authority on its own JWTs.
+		return oc.checkJWT(ctx, p, raw, d)
+	case mode == ValidateJWT:
+		return nil, fmt.Errorf("%w: not a JWT", ErrInvalidToken)
+	case p.introspectionURL != "":
+		return oc.checkIntrospection(ctx, p, raw, d)
+	case mode == ValidateIntrospection:
+		return nil, fmt.Errorf("%w: AccessTokenValidation is introspection but the provider has no introspection endpoint", ErrInvalidConfig)
+	}
+	return nil, fmt.Errorf("%w: not a JWT, and the provider has no introspection endpoint", ErrInvalidToken)
+}
+
+// looksLikeJWS reports whether raw is a compact JWS: three dot-separated
+// parts, the first a JSON header with an alg.
+func looksLikeJWS(raw string) bool {
+	header, rest, ok := strings.Cut(raw, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return false
+	}
+	decoded, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(decoded, &h) == nil && h.Alg != ""
+}
+
+func (oc *OpenIDConnect) testingToken(raw string) (*Token, error) {
+	login := oc.testingLogin()
+	if login == nil {
+		return nil, fmt.Errorf("%w: Config.Disabled is set and there is no TestingProfile", ErrInvalidToken)
+	}
+	return &Token{
+		Subject:  login.Subject,
+		ClientID: oc.secrets.ClientID,
+		Issuer:   oc.secrets.Issuer,
+		Scopes:   slices.Clone(oc.cfg.Scopes),
+		Audience: []string{oc.cfg.Audience},
+		Claims:   login.Profile,
+		raw:      raw,
+	}, nil
+}
+
+// checkJWT verifies a JWT access token, once for all the requests that
+// present it at the same time.
+func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw string, key digest) (*Token, error) {
+	rs := &oc.resource
+	d := &key
+	v, err, _ := rs.flight.Do(string(d[:]), func() (any, error) {
+		now := oc.cfg.Now()
+		// A request that missed the cache just before the previous flight
+		// stored the token finds it here.
+		if e, ok := rs.cache.get(d, now); ok {
+			return e.tok, nil
+		}
+		// Other requests wait for this verification, so the caller leaving
+		// must not abort it; only a JWKS fetch can wait, for at most
+		// Config.Timeout.
+		payload, header, thumbprint, err := p.keys.verify(context.WithoutCancel(ctx), raw)
+		if err != nil {
+			return nil, err
+		}
+		tok, err := oc.jwtAccessToken(p, raw, payload, header, now)
+		if err != nil {
+			return nil, err
+		}
+		if ttl := oc.cfg.TokenCacheTTL; ttl > 0 {
+			// The entry lives as long as the token would pass validation,
+			// so a cached answer is never more lenient than a fresh one.
+			expires := earliest(now.Add(ttl), tok.Expiry.Add(oc.cfg.ClockSkew))
+			rs.cache.put(d, cacheEntry{tok: tok, expires: expires, keys: p.keys, thumbprint: thumbprint}, now)
+		}
+		return tok, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Token), nil
+}
+
+// jwtAccessToken checks the header and claims of a JWT access token whose
+// signature is verified (RFC 9068 §4).
+func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []byte, header jose.Header, now time.Time) (*Token, error) {
+	typ, _ := header.ExtraHeaders[jose.HeaderType].(string)
+	switch strings.ToLower(typ) {
+	case "at+jwt", "application/at+jwt":
+	case "", "jwt":
+		if oc.cfg.StrictAccessTokenType {
+			return nil, fmt.Errorf("%w: typ is not at+jwt", ErrInvalidToken)
+		}
+	default:
+		// Another explicit type, such as logout+jwt, is some other
+		// provider-signed JWT for this client: never an access token.
+		return nil, fmt.Errorf("%w: typ %q is not an access token type", ErrInvalidToken, typ)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrInvalidToken)
+	}
+	tok, err := newToken(raw, claims)
+	if err != nil {
+		return nil, err
+	}
+	skew := oc.cfg.ClockSkew
+	nbf, err := numericDate(claims, "nbf")
+	switch {
+	case err != nil:
+		return nil, err
+	case tok.Issuer != p.issuer:
+		return nil, fmt.Errorf("%w: iss is not the provider", ErrInvalidToken)
+	case !slices.Contains(tok.Audience, oc.cfg.Audience):
+		return nil, fmt.Errorf("%w: aud does not contain %q", ErrInvalidToken, oc.cfg.Audience)
+	case tok.Expiry.IsZero():
+		return nil, fmt.Errorf("%w: no exp", ErrInvalidToken)
+	case !now.Before(tok.Expiry.Add(skew)):
+		return nil, fmt.Errorf("%w: expired", ErrInvalidToken)
+	case nbf.After(now.Add(skew)):
+		return nil, fmt.Errorf("%w: not valid yet (nbf)", ErrInvalidToken)
+	case tok.IssuedAt.After(now.Add(skew)):
+		return nil, fmt.Errorf("%w: issued in the future", ErrInvalidToken)
+	case tok.Subject == "":
+		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
+	}
+	return tok, nil
+}
+
+// newToken builds a Token from JWT claims or an introspection answer,
+// refusing registered claims of the wrong type.
+func newToken(raw string, claims map[string]any) (*Token, error) {
+	tok := &Token{Claims: claims, raw: raw}
+	var err error
+	str := func(name string) string {
+		v, present := claims[name]
+		s, ok := v.(string)
+		if present && !ok && err == nil {
+			err = fmt.Errorf("%w: claim %s is not a string", ErrInvalidToken, name)
+		}
+		return s
+	}
+	tok.Subject, tok.Issuer, tok.ClientID = str("sub"), str("iss"), str("client_id")
+	if tok.ClientID == "" {
+		tok.ClientID = str("azp")
+	}
+	tok.Scopes = strings.Fields(str("scope"))
+	for _, name := range []string{"aud", "scp"} {
+		var values []string
+		switch v := claims[name].(type) {
+		case nil:
+		case string:
+			values = strings.Fields(v)
+		case []any:
+			for _, item := range v {
+				s, ok := item.(string)
+				if !ok {
+					return nil, fmt.Errorf("%w: claim %s holds a non-string", ErrInvalidToken, name)
+				}
+				values = append(values, s)
+			}
+		default:
+			return nil, fmt.Errorf("%w: claim %s is neither a string nor an array", ErrInvalidToken, name)
+		}
+		if name == "aud" {
+			tok.Audience = values
+		} else {
+			for _, s := range values {
+				if !slices.Contains(tok.Scopes, s) {
+					tok.Scopes = append(tok.Scopes, s)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tok.Expiry, err = numericDate(claims, "exp"); err != nil {
+		return nil, err
+	}
+	if tok.IssuedAt, err = numericDate(claims, "iat"); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// numericDate reads an RFC 7519 NumericDate claim; zero if absent.
+func numericDate(claims map[string]any, name string) (time.Time, error) {
+	v, present := claims[name]
+	if !present {
+		return time.Time{}, nil
+	}
+	// Beyond the year 30000 is not a date any provider means.
+	if f, ok := v.(float64); ok && f >= 0 && f < 9e11 {
+		return time.Unix(int64(f), 0), nil
+	}
+	return time.Time{}, fmt.Errorf("%w: claim %s is not a NumericDate", ErrInvalidToken, name)
+}
+
+// UserInfo returns the provider's userinfo claims for tok, a token from
+// TokenFrom (Flask-OIDC's userinfo(token=…)). The error wraps
+// ErrInvalidToken when the provider refuses the token or answers for
+// another subject, and ErrProviderUnavailable when it cannot be reached or
+// has no userinfo endpoint. With Config.Disabled it returns a copy of
+// Config.TestingProfile without contacting anybody.
+func (oc *OpenIDConnect) UserInfo(ctx context.Context, tok *Token) (map[string]any, error) {
+	if tok == nil || tok.raw == "" {
+		return nil, fmt.Errorf("%w: UserInfo needs a token from TokenFrom", ErrInvalidToken)
+	}
+	if oc.cfg.Disabled {
+		if len(oc.cfg.TestingProfile) == 0 {
+			return nil, fmt.Errorf("%w: Config.Disabled is set and there is no TestingProfile", ErrInvalidToken)
+		}
+		return maps.Clone(oc.cfg.TestingProfile), nil
+	}
+	p, err := oc.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.userInfoURL == "" {
+		return nil, fmt.Errorf("%w: the provider has no userinfo endpoint", ErrProviderUnavailable)
+	}
+	ctx, cancel := oc.outbound(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.userInfoURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: userinfo request: %w", ErrInvalidConfig, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.raw)
+	req.Header.Set("Accept", "application/json")
+	resp, err := oc.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: userinfo: %w", ErrProviderUnavailable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: reading userinfo: %w", ErrProviderUnavailable, err)
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, fmt.Errorf("%w: userinfo endpoint answered %d", ErrInvalidToken, resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: userinfo endpoint answered %d", ErrProviderUnavailable, resp.StatusCode)
+	}
+	if mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mediaType == "application/jwt" {
+		// OpenID Connect Core §5.3.2: a signed answer is verified with the
+		// provider's keys.
+		if body, _, _, err = p.keys.verify(ctx, string(body)); err != nil {
+			return nil, fmt.Errorf("%w: userinfo: the signed answer does not verify", ErrProviderUnavailable)
+		}
+	}
+	var info map[string]any
+	if err := json.Unmarshal(body, &info); err != nil || info == nil {
+		return nil, fmt.Errorf("%w: userinfo answer is not a JSON object", ErrProviderUnavailable)
+	}
+	// OpenID Connect Core §5.3.2: an answer for another subject must not
+	// be used.
+	if sub, _ := info["sub"].(string); tok.Subject != "" && sub != tok.Subject {
+		return nil, fmt.Errorf("%w: userinfo is for another subject", ErrInvalidToken)
+	}
+	return info, nil
+}
