@@ -155,7 +155,9 @@ type Config struct {
 	// ValidateAuto (default), ValidateJWT or ValidateIntrospection.
 	AccessTokenValidation string
 	// Audience is the value a JWT access token's aud claim must contain.
-	// Default: the client ID.
+	// Default: the client ID. When set, it must also be in the aud of an
+	// introspection answer that has one; by default introspection answers'
+	// aud is not checked, as providers fill it with audiences of their own.
 	Audience string
 	// StrictAccessTokenType requires JWT access tokens to have the RFC 9068
 	// typ header at+jwt (or application/at+jwt).

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +77,9 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 	}
 	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry.Add(oc.cfg.ClockSkew)) {
 		return refuse("expired")
+	}
+	if want := oc.resource.introspectedAudience; want != "" && len(tok.Audience) > 0 && !slices.Contains(tok.Audience, want) {
+		return refuse("aud does not contain " + strconv.Quote(want))
 	}
 	// Providers answer for refresh tokens too, and a DPoP-bound token is
 	// useless without its proof: neither is a bearer access token.

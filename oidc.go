@@ -77,9 +77,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 	} else if err := oc.loadSecrets(); err != nil {
 		return nil, err
 	}
-	if cfg.Audience == "" {
-		oc.cfg.Audience = oc.secrets.ClientID
-	}
+
 	if !cfg.ResourceServerOnly && !cfg.Disabled {
 		if err := oc.resolveURLs(); err != nil {
 			return nil, err
@@ -97,6 +95,9 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		}
 	}
 	oc.resource.init(&oc.cfg)
+	if oc.cfg.Audience == "" {
+		oc.cfg.Audience = oc.secrets.ClientID
+	}
 	if cfg.Disabled || cfg.LazyDiscovery {
 		return oc, nil
 	}

@@ -78,6 +78,12 @@ type resourceServer struct {
 	// verification or introspection; it is keyed by the token's digest.
 	flight singleflight.Group
 	bearer introspectionBearer
+	// introspectedAudience, when not empty, must be in the aud of an
+	// introspection answer that has one. It is set only when the
+	// application chose Config.Audience: by default providers' opaque
+	// tokens name audiences of their own (Keycloak: "account"), which
+	// Flask-OIDC never checked either.
+	introspectedAudience string
 }
 
 // rejectionTTL bounds how long an inactive token is remembered: long
@@ -87,6 +93,7 @@ type resourceServer struct {
 const rejectionTTL = 5 * time.Second
 
 func (rs *resourceServer) init(cfg *Config) {
+	rs.introspectedAudience = cfg.Audience
 	rs.cache = newTokenCache(cfg.TokenCacheSize)
 	rs.rejected = newTokenCache(cfg.TokenCacheSize)
 }
