@@ -351,6 +351,18 @@ func (oc *OpenIDConnect) validateToken(ctx context.Context, raw string) (*Token,
 	return nil, fmt.Errorf("%w: not a JWT, and the provider has no introspection endpoint", ErrInvalidToken)
 }
 
+// looksLikeIDToken reports whether claims hold what only ID tokens carry:
+// a nonce, a hash of the access token or code, or Keycloak's typ claim "ID".
+func looksLikeIDToken(claims map[string]any) bool {
+	for _, name := range []string{"nonce", "at_hash", "c_hash"} {
+		if _, ok := claims[name]; ok {
+			return true
+		}
+	}
+	typ, _ := claims["typ"].(string)
+	return typ == "ID"
+}
+
 // looksLikeJWS reports whether raw is a compact JWS: three dot-separated
 // parts, the first a JSON header with an alg.
 func looksLikeJWS(raw string) bool {
@@ -439,6 +451,12 @@ func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []
 	var claims map[string]any
 	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
 		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrInvalidToken)
+	}
+	if looksLikeIDToken(claims) {
+		// Without the at+jwt type an ID token, whose aud is the client ID
+		// (the default Audience), would pass every other check; ID tokens
+		// travel further than access tokens (id_token_hint in logout URLs).
+		return nil, fmt.Errorf("%w: an ID token is not an access token", ErrInvalidToken)
 	}
 	tok, err := newToken(raw, claims)
 	if err != nil {

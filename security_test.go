@@ -1,7 +1,9 @@
 package httpoidc_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -172,4 +174,21 @@ func TestSecurityTableInREADME(t *testing.T) {
 	for _, tc := range securityCases {
 		require.Contains(t, string(readme), "| "+tc.name+" | "+tc.outcome+" |", "README.md lacks the row for %q", tc.name)
 	}
+}
+
+// TestIDTokenIsNotAnAccessToken presents a user's ID token, whose aud is the
+// client ID (AcceptToken's default audience), to an API.
+func TestIDTokenIsNotAnAccessToken(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login(h.client)
+	idToken := h.me(h.client)["id_token"].(string)
+	api := h.oc.AcceptToken()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "accepted")
+	}))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/api", nil)
+	req.Header.Set("Authorization", "Bearer "+idToken)
+	api.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusUnauthorized, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`)
 }
