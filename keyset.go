@@ -91,7 +91,7 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 // verify checks the JWS signature of jwt and returns its payload, its
 // protected header and the thumbprint of the key that verified it, for has.
 func (k *keySet) verify(ctx context.Context, jwt string) (payload []byte, header jose.Header, thumbprint string, err error) {
-	jws, err := jose.ParseSigned(jwt, k.algorithms)
+	jws, err := jose.ParseSignedCompact(jwt, k.algorithms)
 	if err != nil {
 		return nil, jose.Header{}, "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
 	}

@@ -204,7 +204,7 @@ func fetchJWKS(t *testing.T, op *oidctest.Server) jose.JSONWebKeySet {
 // returns its payload.
 func verifyWithJWKS(t *testing.T, op *oidctest.Server, raw string, alg jose.SignatureAlgorithm) ([]byte, error) {
 	t.Helper()
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{alg})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{alg})
 	if err != nil {
 		return nil, err
 	}

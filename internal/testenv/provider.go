@@ -225,7 +225,7 @@ func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 	}
 	users := make([]wireUser, 0, len(p.Users))
 	for _, u := range p.Users {
-		users = append(users, wireUser{u.Subject, u.Password, u.Email, u.EmailVerified, u.Name, u.Groups})
+		users = append(users, wireUser(u))
 	}
 	resources := make([]wireResource, 0, len(cfg.Resources))
 	for _, r := range cfg.Resources {
