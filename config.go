@@ -415,17 +415,25 @@ func ParseClientSecrets(data []byte) (*ClientSecrets, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, fmt.Errorf("%w: key \"web\": %s", ErrInvalidClientSecrets, jsonErrorWithoutInput(err))
 	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// validate checks the keys httpoidc cannot do without.
+func (s *ClientSecrets) validate() error {
 	for _, required := range []struct{ key, value string }{
 		{"client_id", s.ClientID}, {"client_secret", s.ClientSecret}, {"issuer", s.Issuer},
 	} {
 		if strings.TrimSpace(required.value) == "" {
-			return nil, fmt.Errorf("%w: missing required key \"web.%s\"", ErrInvalidClientSecrets, required.key)
+			return fmt.Errorf("%w: missing required key \"web.%s\"", ErrInvalidClientSecrets, required.key)
 		}
 	}
 	if err := checkAbsoluteURL(s.Issuer); err != nil {
-		return nil, fmt.Errorf("%w: key \"web.issuer\": %w", ErrInvalidClientSecrets, err)
+		return fmt.Errorf("%w: key \"web.issuer\": %w", ErrInvalidClientSecrets, err)
 	}
-	return &s, nil
+	return nil
 }
 
 // jsonErrorWithoutInput keeps JSON errors from quoting the document, which

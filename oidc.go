@@ -111,15 +111,8 @@ func (oc *OpenIDConnect) loadSecrets() error {
 	switch {
 	case oc.cfg.ClientSecrets != nil:
 		s := *oc.cfg.ClientSecrets
-		for _, required := range []struct{ key, value string }{
-			{"client_id", s.ClientID}, {"client_secret", s.ClientSecret}, {"issuer", s.Issuer},
-		} {
-			if strings.TrimSpace(required.value) == "" {
-				return fmt.Errorf("%w: Config.ClientSecrets: missing required key \"web.%s\"", ErrInvalidClientSecrets, required.key)
-			}
-		}
-		if err := checkAbsoluteURL(s.Issuer); err != nil {
-			return fmt.Errorf("%w: Config.ClientSecrets: key \"web.issuer\": %w", ErrInvalidClientSecrets, err)
+		if err := s.validate(); err != nil {
+			return fmt.Errorf("Config.ClientSecrets: %w", err)
 		}
 		oc.secrets = &s
 	case oc.cfg.ClientSecretsFile != "":
