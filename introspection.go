@@ -25,6 +25,9 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 	if _, refused := rs.rejected.get(d, oc.cfg.Now()); refused {
 		return nil, fmt.Errorf("%w: inactive (remembered)", ErrInvalidToken)
 	}
+	// DoChan, unlike checkJWT: introspection waits on the network, so a
+	// caller whose request ends stops waiting while the others share the
+	// answer.
 	results := rs.flight.DoChan(string(d[:]), func() (any, error) {
 		now := oc.cfg.Now()
 		if e, ok := rs.cache.get(d, now); ok {

@@ -242,10 +242,11 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	target := next
 	if p := oc.provider.Load(); p != nil && p.endSessionURL != "" {
+		// endLogin renewed the session: the pending logout goes in the new one.
 		state := rand.Text()
-		d := oc.loadSession(ctx)
-		d.Logout = &pendingLogout{State: state, Next: next, Created: oc.cfg.Now().Unix()}
-		oc.saveSession(ctx, d)
+		renewed := oc.loadSession(ctx)
+		renewed.Logout = &pendingLogout{State: state, Next: next, Created: oc.cfg.Now().Unix()}
+		oc.saveSession(ctx, renewed)
 		q := url.Values{
 			"client_id":                {oc.secrets.ClientID},
 			"post_logout_redirect_uri": {oc.postLogoutURL},
