@@ -6,6 +6,7 @@
 // A missing prerequisite fails the test with a message that says what to
 // install: these tests prove httpoidc against software nobody here wrote, so
 // they must never be skipped silently. .ci/run installs everything they need.
+// With go test -short every peer is skipped, with the tool it needs named.
 package testenv
 
 import (
@@ -22,8 +23,13 @@ import (
 )
 
 // lookTool finds a program on PATH or fails the test saying how to get it.
+// With -short it skips the test instead, naming the tool: -short runs only
+// what needs nothing but Go, and the full run must never skip.
 func lookTool(t testing.TB, name, install string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s (%s); skipped with -short", name, install)
+	}
 	path, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s not found: %s (or run .ci/run)", name, install)
