@@ -82,12 +82,19 @@ type Config struct {
 	// AcceptToken is usable (OIDC_RESOURCE_SERVER_ONLY).
 	ResourceServerOnly bool
 	// ClientAuthMethod is how the client authenticates at the token
-	// endpoint: AuthClientSecretPost (default, as Flask-OIDC) or
-	// AuthClientSecretBasic.
+	// endpoint (OIDC_TOKEN_ENDPOINT_AUTH_METHOD): AuthClientSecretPost or
+	// AuthClientSecretBasic. Default: the first of these two that the
+	// discovery document's token_endpoint_auth_methods_supported lists;
+	// AuthClientSecretPost, as Flask-OIDC, when it lists neither or says
+	// nothing.
 	ClientAuthMethod string
 	// IntrospectionAuthMethod is how the client authenticates at the
 	// introspection endpoint (OIDC_INTROSPECTION_AUTH_METHOD):
-	// AuthClientSecretPost (default), AuthClientSecretBasic or AuthBearer.
+	// AuthClientSecretPost, AuthClientSecretBasic or AuthBearer. Default:
+	// the first of AuthClientSecretPost and AuthClientSecretBasic that the
+	// discovery document's introspection_endpoint_auth_methods_supported
+	// lists (zitadel lists only client_secret_basic), else the token
+	// endpoint's method.
 	IntrospectionAuthMethod string
 
 	// Disabled turns OpenID Connect off for tests and development
@@ -117,6 +124,12 @@ type Config struct {
 	// BackchannelLogoutPath receives OpenID Connect Back-Channel Logout
 	// tokens. Default: /backchannel-logout.
 	BackchannelLogoutPath string
+	// InsecureAcceptLogoutTokensWithoutExp accepts back-channel logout
+	// tokens that lack the exp claim the specification requires, as Ory
+	// Hydra sends them. Such a token must have been issued (iat) at most
+	// two minutes ago, ClockSkew aside, and its jti is remembered for that
+	// long so that it cannot be replayed. New logs a warning when it is set.
+	InsecureAcceptLogoutTokensWithoutExp bool
 	// LazyDiscovery makes New return without contacting the provider.
 	// Discovery then happens on first use and is retried with backoff while
 	// the provider is unreachable; logins are answered with 503 until it
@@ -154,14 +167,37 @@ type Config struct {
 	// AccessTokenValidation selects how AcceptToken validates tokens:
 	// ValidateAuto (default), ValidateJWT or ValidateIntrospection.
 	AccessTokenValidation string
-	// Audience is the value a JWT access token's aud claim must contain.
-	// Default: the client ID. When set, it must also be in the aud of an
-	// introspection answer that has one; by default introspection answers'
-	// aud is not checked, as providers fill it with audiences of their own.
+	// Audience is the identifier of this API, which a JWT access token's
+	// aud claim must contain (RFC 9068 §4) and an introspection answer's
+	// aud must contain when it has one (OIDC_AUDIENCE); set it to the
+	// API's own audience (Keycloak audience mapper, Auth0 API identifier,
+	// Entra ID application ID URI). Default: the client ID. As the client
+	// ID is also the aud of every ID token, with the default a JWT without
+	// the RFC 9068 typ at+jwt is an access token only if it carries a
+	// scope, scp or client_id claim, and an introspection answer is for
+	// this API when its aud or its client_id is the client ID. See "Token
+	// policy" in the package documentation.
 	Audience string
+	// AllowedClients lists the clients whose access tokens this API
+	// accepts, matched against the token's client_id claim, else its azp
+	// (OIDC_ALLOWED_CLIENTS, separated by spaces or commas). When set, a
+	// token issued to any other client, or naming none, is refused even if
+	// its aud matches, and a token or introspection answer without aud
+	// (Cognito, Ory Hydra) is for this API when its client is listed.
+	// Default: empty, which binds tokens to this API by Audience alone, and
+	// an introspection answer without aud by its client_id being the
+	// client ID.
+	AllowedClients []string
 	// StrictAccessTokenType requires JWT access tokens to have the RFC 9068
 	// typ header at+jwt (or application/at+jwt).
 	StrictAccessTokenType bool
+	// InsecureAcceptIDTokenShapedAccessTokens accepts, as access tokens,
+	// JWTs shaped like ID tokens: no typ, a nonce and an at_hash, no
+	// scope, as Dex issues them. Dex's ID tokens are then accepted too,
+	// since nothing tells them apart: use it only with Dex, preferably with
+	// Audience or AllowedClients naming the clients allowed to call this
+	// API. New logs a warning when it is set.
+	InsecureAcceptIDTokenShapedAccessTokens bool
 	// AcceptFormToken lets AcceptToken read the access_token field of an
 	// application/x-www-form-urlencoded body (RFC 6750 §2.2).
 	AcceptFormToken bool
@@ -198,12 +234,6 @@ func (c *Config) withDefaults() {
 		c.ClockSkew = time.Minute
 	case c.ClockSkew < 0:
 		c.ClockSkew = 0
-	}
-	if c.ClientAuthMethod == "" {
-		c.ClientAuthMethod = AuthClientSecretPost
-	}
-	if c.IntrospectionAuthMethod == "" {
-		c.IntrospectionAuthMethod = AuthClientSecretPost
 	}
 	if c.CallbackPath == "" {
 		c.CallbackPath = "/authorize"
@@ -252,7 +282,7 @@ func (c *Config) validate() error {
 	}
 	for name, value := range map[string]string{"ClientAuthMethod": c.ClientAuthMethod, "IntrospectionAuthMethod": c.IntrospectionAuthMethod} {
 		switch value {
-		case AuthClientSecretPost, AuthClientSecretBasic:
+		case "", AuthClientSecretPost, AuthClientSecretBasic:
 		case AuthBearer:
 			if name == "IntrospectionAuthMethod" {
 				continue
@@ -283,8 +313,9 @@ func (c *Config) validate() error {
 // OIDC_OVERWRITE_REDIRECT_URI and OIDC_PRESERVE_NEXT_ON_ERROR; and
 // httpoidc's own OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH,
 // OIDC_LOGOUT_PATH, OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE,
-// OIDC_ACCESS_TOKEN_VALIDATION and OIDC_LAZY_DISCOVERY. Unset variables
-// leave the defaults. A value that cannot be parsed gives an error wrapping
+// OIDC_ALLOWED_CLIENTS, OIDC_ACCESS_TOKEN_VALIDATION and
+// OIDC_LAZY_DISCOVERY. The Insecure settings have no variable, on purpose.
+// Unset variables leave the defaults. A value that cannot be parsed gives an error wrapping
 // ErrInvalidConfig that names the variable.
 func ConfigFromEnv() (Config, error) {
 	var c Config
@@ -325,6 +356,7 @@ func ConfigFromEnv() (Config, error) {
 	c.LogoutPath = env.str("OIDC_LOGOUT_PATH")
 	c.PostLogoutRedirectURL = env.str("OIDC_POST_LOGOUT_REDIRECT_URI")
 	c.Audience = env.str("OIDC_AUDIENCE")
+	c.AllowedClients = strings.FieldsFunc(env.str("OIDC_ALLOWED_CLIENTS"), func(r rune) bool { return r == ',' || r == ' ' })
 	c.AccessTokenValidation = env.str("OIDC_ACCESS_TOKEN_VALIDATION")
 	c.LazyDiscovery = env.boolean("OIDC_LAZY_DISCOVERY", false)
 	if env.err != nil {

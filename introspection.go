@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,14 +60,19 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 	}
 	now := oc.cfg.Now()
 	ttl := oc.cfg.IntrospectionCacheTTL
-	refuse := func(reason string) (*Token, error) {
+	refuse := func(err error) (*Token, error) {
 		if ttl > 0 {
 			oc.resource.rejected.put(d, cacheEntry{expires: now.Add(min(ttl, rejectionTTL))}, now)
 		}
-		return nil, fmt.Errorf("%w: introspection: %s", ErrInvalidToken, reason)
+		return nil, err
 	}
 	if active, _ := claims["active"].(bool); !active {
-		return refuse("inactive")
+		return refuse(fmt.Errorf("%w: introspection: inactive", ErrInvalidToken))
+	}
+	pol := oc.resource.policy
+	// Providers answer active for refresh and ID tokens too.
+	if err := pol.judgeIntrospection(claims, raw, p.issuer); err != nil {
+		return refuse(err)
 	}
 	tok, err := newToken(raw, claims)
 	if err != nil {
@@ -79,15 +82,10 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 		tok.Issuer = p.issuer
 	}
 	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry.Add(oc.cfg.ClockSkew)) {
-		return refuse("expired")
+		return refuse(fmt.Errorf("%w: introspection: expired", ErrInvalidToken))
 	}
-	if want := oc.resource.introspectedAudience; want != "" && len(tok.Audience) > 0 && !slices.Contains(tok.Audience, want) {
-		return refuse("aud does not contain " + strconv.Quote(want))
-	}
-	// Providers answer for refresh tokens too, and a DPoP-bound token is
-	// useless without its proof: neither is a bearer access token.
-	if typ, _ := claims["token_type"].(string); strings.EqualFold(typ, "refresh_token") || strings.EqualFold(typ, "DPoP") {
-		return refuse("not a bearer access token")
+	if err := pol.forThisAPI(tok, true); err != nil {
+		return refuse(err)
 	}
 	if ttl > 0 {
 		expires := now.Add(ttl)
@@ -104,7 +102,7 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, raw string) (map[string]any, error) {
 	for retried := false; ; retried = true {
 		var bearer string
-		if oc.cfg.IntrospectionAuthMethod == AuthBearer {
+		if p.introspectionAuthMethod == AuthBearer {
 			var err error
 			if bearer, err = oc.resource.bearer.get(ctx, oc, p); err != nil {
 				return nil, err
@@ -131,6 +129,14 @@ func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, ra
 				return nil, fmt.Errorf("%w: the introspection endpoint does not take this type of token", ErrInvalidToken)
 			}
 		}
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			// RFC 7662 §2.3: the provider refuses this API, not the token;
+			// no request will pass until a setting changes.
+			return nil, fmt.Errorf("%w: the introspection endpoint %s answered %d to client %q authenticating with %s: "+
+				"check the client secret, that the provider lets this client introspect, and set "+
+				"Config.IntrospectionAuthMethod (OIDC_INTROSPECTION_AUTH_METHOD) to a method it accepts",
+				ErrInvalidConfig, p.introspectionURL, status, oc.secrets.ClientID, p.introspectionAuthMethod)
+		}
 		if status != http.StatusOK {
 			return nil, fmt.Errorf("%w: introspection endpoint answered %d", ErrProviderUnavailable, status)
 		}
@@ -144,7 +150,7 @@ func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, ra
 
 func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState, raw, bearer string) (int, []byte, error) {
 	form := url.Values{"token": {raw}, "token_type_hint": {"access_token"}}
-	if oc.cfg.IntrospectionAuthMethod == AuthClientSecretPost {
+	if p.introspectionAuthMethod == AuthClientSecretPost {
 		form.Set("client_id", oc.secrets.ClientID)
 		form.Set("client_secret", oc.secrets.ClientSecret)
 	}
@@ -154,7 +160,7 @@ func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	switch oc.cfg.IntrospectionAuthMethod {
+	switch p.introspectionAuthMethod {
 	case AuthClientSecretBasic:
 		// RFC 6749 §2.3.1: the credentials are form-encoded first.
 		req.SetBasicAuth(url.QueryEscape(oc.secrets.ClientID), url.QueryEscape(oc.secrets.ClientSecret))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,20 +43,25 @@ type OpenIDConnect struct {
 // providerState is everything learnt from the provider's discovery
 // document, merged with the endpoints given in the client secrets.
 type providerState struct {
-	issuer                string
-	oauth2                oauth2.Config
-	oidc                  *oidc.Provider
-	userInfoURL           string
-	introspectionURL      string
-	endSessionURL         string
-	issParameterSupported bool
-	keys                  *keySet
-	idTokens              *oidc.IDTokenVerifier
+	issuer           string
+	oauth2           oauth2.Config
+	oidc             *oidc.Provider
+	userInfoURL      string
+	introspectionURL string
+	// introspectionAuthMethod is Config.IntrospectionAuthMethod, else the
+	// one chosen from the discovery document.
+	introspectionAuthMethod string
+	endSessionURL           string
+	issParameterSupported   bool
+	keys                    *keySet
+	idTokens                *oidc.IDTokenVerifier
 }
 
 // providerMetadata holds the discovery fields go-oidc does not expose.
 type providerMetadata struct {
 	IntrospectionEndpoint string   `json:"introspection_endpoint"`
+	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	IDTokenAlgorithms     []string `json:"id_token_signing_alg_values_supported"`
 	IssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
@@ -71,6 +77,14 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		return nil, err
 	}
 	oc := &OpenIDConnect{cfg: cfg, log: cfg.Logger}
+	if cfg.InsecureAcceptIDTokenShapedAccessTokens {
+		oc.log.Warn("httpoidc: InsecureAcceptIDTokenShapedAccessTokens is set: AcceptToken takes JWTs shaped like ID tokens " +
+			"for access tokens, and so accepts the provider's ID tokens too; use it only with Dex")
+	}
+	if cfg.InsecureAcceptLogoutTokensWithoutExp {
+		oc.log.Warn("httpoidc: InsecureAcceptLogoutTokensWithoutExp is set: back-channel logout tokens without exp are " +
+			"accepted for two minutes after their iat; use it only with a provider that omits exp (Ory Hydra)")
+	}
 	if cfg.Disabled {
 		oc.secrets = &ClientSecrets{ClientID: "testing-client-id", ClientSecret: "testing-client-secret", Issuer: "https://oidc.example.com"}
 		oc.redirectURL = "http://127.0.0.1" + cfg.CallbackPath
@@ -94,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 			oc.sessions.Store = cfg.SessionStore
 		}
 	}
-	oc.resource.init(&oc.cfg)
+	oc.resource.init(&oc.cfg, oc.secrets.ClientID)
 	if oc.cfg.Audience == "" {
 		oc.cfg.Audience = oc.secrets.ClientID
 	}
@@ -257,8 +271,14 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 	override(&base.UserInfoURL, oc.secrets.UserInfoURI)
 	override(&meta.IntrospectionEndpoint, oc.secrets.IntrospectionURI)
 	if base.JWKSURL == "" {
-		return nil, fmt.Errorf("%w: discovery document of %s has no jwks_uri", ErrInvalidConfig, issuer)
+		return nil, fmt.Errorf("%w: discovery document of %s has no jwks_uri, without which neither ID tokens nor JWT access tokens can be verified", ErrInvalidConfig, issuer)
 	}
+	if oc.cfg.AccessTokenValidation == ValidateIntrospection && meta.IntrospectionEndpoint == "" {
+		return nil, fmt.Errorf("%w: AccessTokenValidation is introspection but the discovery document of %s has no introspection_endpoint: %s",
+			ErrInvalidConfig, issuer, fixIntrospectionEndpoint)
+	}
+	tokenAuth := chooseAuthMethod(oc.cfg.ClientAuthMethod, meta.TokenAuthMethods, AuthClientSecretPost)
+	introspectionAuth := chooseAuthMethod(oc.cfg.IntrospectionAuthMethod, meta.IntrospectionMethods, tokenAuth)
 	algorithms := signingAlgorithms(meta.IDTokenAlgorithms)
 	var algNames []string
 	for _, a := range algorithms {
@@ -266,7 +286,7 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 	}
 	keys := newKeySet(base.JWKSURL, oc.cfg.HTTPClient, &oc.cfg, algorithms)
 	authStyle := oauth2.AuthStyleInParams
-	if oc.cfg.ClientAuthMethod == AuthClientSecretBasic {
+	if tokenAuth == AuthClientSecretBasic {
 		authStyle = oauth2.AuthStyleInHeader
 	}
 	p := &providerState{
@@ -282,11 +302,12 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 			IssuerURL: issuer, AuthURL: base.AuthURL, TokenURL: base.TokenURL,
 			UserInfoURL: base.UserInfoURL, JWKSURL: base.JWKSURL, Algorithms: algNames,
 		}).NewProvider(ctx),
-		userInfoURL:           base.UserInfoURL,
-		introspectionURL:      meta.IntrospectionEndpoint,
-		endSessionURL:         meta.EndSessionEndpoint,
-		issParameterSupported: meta.IssParameterSupported,
-		keys:                  keys,
+		userInfoURL:             base.UserInfoURL,
+		introspectionURL:        meta.IntrospectionEndpoint,
+		introspectionAuthMethod: introspectionAuth,
+		endSessionURL:           meta.EndSessionEndpoint,
+		issParameterSupported:   meta.IssParameterSupported,
+		keys:                    keys,
 	}
 	p.idTokens = oidc.NewVerifier(issuer, keys, &oidc.Config{
 		ClientID:             oc.secrets.ClientID,
@@ -296,6 +317,23 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 		Now: func() time.Time { return oc.cfg.Now().Add(-oc.cfg.ClockSkew) },
 	})
 	return p, nil
+}
+
+// chooseAuthMethod returns the configured client authentication method,
+// else the first of client_secret_post and client_secret_basic that the
+// provider supports (RFC 8414 §2), else fallback: a provider that lists
+// only methods httpoidc lacks, or says nothing, gets the fallback and
+// answers for itself.
+func chooseAuthMethod(configured string, supported []string, fallback string) string {
+	if configured != "" {
+		return configured
+	}
+	for _, method := range []string{AuthClientSecretPost, AuthClientSecretBasic} {
+		if slices.Contains(supported, method) {
+			return method
+		}
+	}
+	return fallback
 }
 
 // Handler wraps the application's handler: it loads and saves the session,

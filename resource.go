@@ -78,12 +78,7 @@ type resourceServer struct {
 	// verification or introspection; it is keyed by the token's digest.
 	flight singleflight.Group
 	bearer introspectionBearer
-	// introspectedAudience, when not empty, must be in the aud of an
-	// introspection answer that has one. It is set only when the
-	// application chose Config.Audience: by default providers' opaque
-	// tokens name audiences of their own (Keycloak: "account"), which
-	// Flask-OIDC never checked either.
-	introspectedAudience string
+	policy *tokenPolicy
 }
 
 // rejectionTTL bounds how long an inactive token is remembered: long
@@ -92,8 +87,8 @@ type resourceServer struct {
 // provider changes its mind.
 const rejectionTTL = 5 * time.Second
 
-func (rs *resourceServer) init(cfg *Config) {
-	rs.introspectedAudience = cfg.Audience
+func (rs *resourceServer) init(cfg *Config, clientID string) {
+	rs.policy = newTokenPolicy(cfg, clientID)
 	rs.cache = newTokenCache(cfg.TokenCacheSize)
 	rs.rejected = newTokenCache(cfg.TokenCacheSize)
 }
@@ -173,6 +168,7 @@ const (
 	descInvalidToken      = "the access token is invalid, expired or revoked"
 	descInsufficientScope = "the access token lacks a required scope"
 	descUnavailable       = "the identity provider cannot be reached; try again later"
+	descMisconfigured     = "the API cannot validate access tokens until its operator fixes its configuration"
 )
 
 // acceptor is one AcceptToken middleware, with its challenges prepared.
@@ -198,10 +194,20 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	ctx := r.Context()
 	tok, err := a.oc.validateToken(ctx, raw)
+	var refused *refusal
 	switch {
 	case errors.Is(err, ErrInvalidToken):
 		a.oc.log.Debug("httpoidc: bearer token refused", "path", r.URL.Path, "reason", err)
+		if errors.As(err, &refused) {
+			a.oc.resource.policy.logRefusal(r.URL.Path, refused)
+		}
 		writeBearerError(w, http.StatusUnauthorized, a.invalidToken, "invalid_token", descInvalidToken)
+		return
+	case errors.Is(err, ErrInvalidConfig):
+		// Not the token's fault, and not an outage that retrying mends:
+		// the operator must change a setting, which the log says.
+		a.oc.resource.policy.logConfigError(r.URL.Path, err)
+		writeBearerError(w, http.StatusInternalServerError, "", "server_error", descMisconfigured)
 		return
 	case err != nil:
 		a.oc.log.Warn("httpoidc: bearer token not validated: provider unavailable", "path", r.URL.Path, "error", err)
@@ -345,22 +351,10 @@ func (oc *OpenIDConnect) validateToken(ctx context.Context, raw string) (*Token,
 		return nil, fmt.Errorf("%w: not a JWT", ErrInvalidToken)
 	case p.introspectionURL != "":
 		return oc.checkIntrospection(ctx, p, raw, d)
-	case mode == ValidateIntrospection:
-		return nil, fmt.Errorf("%w: AccessTokenValidation is introspection but the provider has no introspection endpoint", ErrInvalidConfig)
 	}
-	return nil, fmt.Errorf("%w: not a JWT, and the provider has no introspection endpoint", ErrInvalidToken)
-}
-
-// looksLikeIDToken reports whether claims hold what only ID tokens carry:
-// a nonce, a hash of the access token or code, or Keycloak's typ claim "ID".
-func looksLikeIDToken(claims map[string]any) bool {
-	for _, name := range []string{"nonce", "at_hash", "c_hash"} {
-		if _, ok := claims[name]; ok {
-			return true
-		}
-	}
-	typ, _ := claims["typ"].(string)
-	return typ == "ID"
+	// New refuses ValidateIntrospection without an endpoint, so this is
+	// ValidateAuto with an opaque token.
+	return nil, &refusal{"token", "not a JWT, and the provider's discovery document has no introspection_endpoint", fixIntrospectionEndpoint}
 }
 
 // looksLikeJWS reports whether raw is a compact JWS: three dot-separated
@@ -439,30 +433,30 @@ func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw str
 // jwtAccessToken checks the header and claims of a JWT access token whose
 // signature is verified (RFC 9068 §4).
 func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []byte, header jose.Header, now time.Time) (*Token, error) {
+	pol := oc.resource.policy
 	typ, _ := header.ExtraHeaders[jose.HeaderType].(string)
-	switch strings.ToLower(typ) {
-	case "at+jwt", "application/at+jwt":
-	case "", "jwt":
-		if oc.cfg.StrictAccessTokenType {
-			return nil, fmt.Errorf("%w: typ is not at+jwt", ErrInvalidToken)
-		}
-	default:
-		// Another explicit type, such as logout+jwt, is some other
-		// provider-signed JWT for this client: never an access token.
-		return nil, fmt.Errorf("%w: typ %q is not an access token type", ErrInvalidToken, typ)
+	typed, err := pol.jwtTyped(typ)
+	if err != nil {
+		return nil, err
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
 		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrInvalidToken)
 	}
-	if looksLikeIDToken(claims) {
-		// Without the at+jwt type an ID token, whose aud is the client ID
-		// (the default Audience), would pass every other check; ID tokens
-		// travel further than access tokens (id_token_hint in logout URLs).
-		return nil, fmt.Errorf("%w: an ID token is not an access token", ErrInvalidToken)
+	if r := pol.otherTokenMark(claims); r != nil {
+		return nil, r
 	}
 	tok, err := newToken(raw, claims)
 	if err != nil {
+		return nil, err
+	}
+	if !typed && !pol.saysAccessToken(claims, tok) {
+		return nil, &refusal{"typ", "no at+jwt header, no scope, scp or client_id claim, and aud is the client ID: this may be an ID token", fixEvidence}
+	}
+	if tok.Issuer != p.issuer {
+		return nil, &refusal{"iss", fmt.Sprintf("%s is not the provider", quoteShort(tok.Issuer)), ""}
+	}
+	if err := pol.forThisAPI(tok, false); err != nil {
 		return nil, err
 	}
 	skew := oc.cfg.ClockSkew
@@ -470,10 +464,6 @@ func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []
 	switch {
 	case err != nil:
 		return nil, err
-	case tok.Issuer != p.issuer:
-		return nil, fmt.Errorf("%w: iss is not the provider", ErrInvalidToken)
-	case !slices.Contains(tok.Audience, oc.cfg.Audience):
-		return nil, fmt.Errorf("%w: aud does not contain %q", ErrInvalidToken, oc.cfg.Audience)
 	case tok.Expiry.IsZero():
 		return nil, fmt.Errorf("%w: no exp", ErrInvalidToken)
 	case !now.Before(tok.Expiry.Add(skew)):
