@@ -15,7 +15,7 @@ type discovery struct {
 	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
-	EndSessionEndpoint                         string   `json:"end_session_endpoint"`
+	EndSessionEndpoint                         string   `json:"end_session_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -74,6 +74,9 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.noIntrospection {
 		d.IntrospectionEndpoint = s.URL + pathIntrospection
 		d.IntrospectionEndpointAuthMethodsSupported = append(secretMethods[:2:2], "bearer")
+	}
+	if spec := s.spec(); spec != nil {
+		spec.discovery(&d, s.IntrospectionURL())
 	}
 	writeJSON(w, http.StatusOK, d)
 }

@@ -72,6 +72,41 @@
 // is live for introspection and userinfo until it expires or is revoked.
 // IssueAccessToken and LogoutToken mint tokens without any flow.
 //
+// # Provider profiles
+//
+// WithProfile makes the provider reproduce how a real provider shapes its
+// tokens, introspection answers and discovery document, from the
+// provider's public documentation (and its source, where public), so that
+// a relying party can be tested against providers that cannot run in a
+// test. A profile is a reproduction, not the provider; say so in tests
+// that use one.
+//
+//	op := oidctest.NewServer(oidctest.WithProfile(oidctest.Keycloak))
+//	toks, err := op.IssueTokens(oidctest.TokenRequest{
+//		ClientID: "app", Subject: "alice", Scopes: []string{"openid", "email"},
+//		Audience: []string{"api"}, // what Keycloak's audience mapper adds
+//	})
+//
+// IssueTokens returns the access, ID and refresh tokens of one token
+// response without a flow; the flows issue the same shapes. In short:
+//
+//	Profile   access token                 ID token      refresh   introspection              logout token    end_session
+//	Standard  RFC 9068 at+jwt or opaque    typ JWT       opaque    basic, post, bearer        logout+jwt      yes
+//	Keycloak  JWT, aud account, typ Bearer typ claim ID  HS512 JWT basic, post; caller in aud logout+jwt      yes
+//	Dex       = its ID tokens (no typ)     no typ        opaque    no auth; refresh active    -               -
+//	Hydra     opaque or JWT (scp)          typ JWT       opaque    admin port, not discovered no exp, no sub  yes
+//	Zitadel   opaque or JWT (no scope)     typ JWT       opaque    basic only; caller in aud  typ JWT         yes
+//	Auth0     JWT with an audience         typ JWT       opaque    -                          typ JWT         - (/v2/logout)
+//	Okta      JWT, no typ, cid, scp        no typ        opaque    ID and refresh active      -               yes
+//	EntraID   JWT, scp, azp                typ JWT       opaque    -                          -               yes
+//	Cognito   JWT, no typ, no aud          token_use id  JWE       -                          -               -
+//	Google    opaque                       typ JWT       opaque    -                          -               -
+//
+// The Profile constants document each provider's shapes and providers.go
+// names the sources. IntrospectionURL gives the introspection endpoint
+// also where discovery does not list it (Hydra). LogoutToken returns ""
+// for a provider without back-channel logout.
+//
 // # Time
 //
 // The provider has its own clock, Now, which Advance moves; every iat and

@@ -78,6 +78,10 @@ func (s *Server) handleIntrospection(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, err)
 		return
 	}
+	if spec := s.spec(); spec != nil {
+		s.profileIntrospectionRequest(w, r, spec, form)
+		return
+	}
 	if bearer, ok := bearerToken(r); ok {
 		// RFC 7662 §2.1 lets a protected resource authenticate with its own
 		// access token.

@@ -15,6 +15,7 @@ type options struct {
 	noRegistration  bool
 	noIntrospection bool
 	logger          *slog.Logger
+	profile         Profile
 }
 
 func defaultOptions() options {

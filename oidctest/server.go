@@ -2,6 +2,7 @@ package oidctest
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,8 +55,12 @@ type Server struct {
 	codes     map[string]*authCode
 	access    map[string]*accessToken
 	refresh   map[string]*refreshToken
+	idTokens  map[string]*idTokenRecord // with a provider Profile only
 	counts    map[Endpoint]int
 	nextSweep time.Time
+	// refreshKey signs a profile's JWT refresh tokens (Keycloak's HS512);
+	// it is in no JWKS.
+	refreshKey []byte
 }
 
 // Endpoint names one of the provider's endpoints, for Requests.
@@ -169,6 +174,13 @@ func newServer(issuer string, opts []Option) (*Server, error) {
 		refresh:     map[string]*refreshToken{},
 		counts:      map[Endpoint]int{},
 	}
+	if o.profile < Standard || o.profile >= profileEnd {
+		cancel()
+		return nil, fmt.Errorf("oidctest: unknown profile %v", o.profile)
+	}
+	s.idTokens = map[string]*idTokenRecord{}
+	s.refreshKey = make([]byte, 64)
+	rand.Read(s.refreshKey)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -186,7 +198,7 @@ func (s *Server) routes() http.Handler {
 	handle(pathUserInfo, EndpointUserInfo, s.handleUserInfo)
 	handle(pathRevocation, EndpointRevocation, s.handleRevocation)
 	handle(pathEndSession, EndpointEndSession, s.handleEndSession)
-	if !s.opts.noIntrospection {
+	if s.servesIntrospection() {
 		handle(pathIntrospection, EndpointIntrospection, s.handleIntrospection)
 	}
 	if !s.opts.noRegistration {

@@ -142,7 +142,7 @@ func (s *Server) codeGrant(c Client, form url.Values) (map[string]any, error) {
 	if len(resources) == 0 {
 		resources = ac.grant.resources
 	}
-	return s.issueTokens(c, ac.grant, ac.grant.scopes, resources, ac.req.nonce, true)
+	return s.issueTokens(c, ac.grant, ac.grant.scopes, resources, ac.req.nonce, true, s.opts.accessTokenTTL)
 }
 
 // checkVerifier implements RFC 7636 §4.6.
@@ -207,7 +207,7 @@ func (s *Server) refreshGrant(c Client, form url.Values) (map[string]any, error)
 	if len(resources) == 0 {
 		resources = rt.grant.resources
 	}
-	return s.issueTokens(c, rt.grant, scopes, resources, "", true)
+	return s.issueTokens(c, rt.grant, scopes, resources, "", true, s.opts.accessTokenTTL)
 }
 
 func (s *Server) clientCredentialsGrant(c Client, form url.Values) (map[string]any, error) {
@@ -224,26 +224,29 @@ func (s *Server) clientCredentialsGrant(c Client, form url.Values) (map[string]a
 		return nil, err
 	}
 	g := grant{clientID: c.ID, subject: c.ID, scopes: scopes, resources: resources}
-	return s.issueTokens(c, g, scopes, resources, "", false)
+	return s.issueTokens(c, g, scopes, resources, "", false, s.opts.accessTokenTTL)
 }
 
 // issueTokens builds a token response for g: an access token limited to
-// scopes, a refresh token if withRefresh, and an ID token when g includes
-// openid.
-func (s *Server) issueTokens(c Client, g grant, scopes, resources []string, nonce string, withRefresh bool) (map[string]any, error) {
+// scopes and living ttl, a refresh token if withRefresh, and an ID token
+// when g includes openid.
+func (s *Server) issueTokens(c Client, g grant, scopes, resources []string, nonce string, withRefresh bool, ttl time.Duration) (map[string]any, error) {
+	if spec := s.spec(); spec != nil {
+		return s.issueProfileTokens(spec, c, g, scopes, resources, nonce, withRefresh, ttl)
+	}
 	asJWT := c.AccessTokenFormat == JWT || len(resources) > 0
 	aud := resources
 	if len(aud) == 0 {
 		aud = []string{c.ID}
 	}
-	at, err := s.mintAccessToken(g, scopes, aud, asJWT, s.opts.accessTokenTTL, c.Secret)
+	at, err := s.mintAccessToken(g, scopes, aud, asJWT, ttl, c.Secret)
 	if err != nil {
 		return nil, err
 	}
 	resp := map[string]any{
 		"access_token": at,
 		"token_type":   "Bearer",
-		"expires_in":   int64(s.opts.accessTokenTTL / time.Second),
+		"expires_in":   int64(ttl / time.Second),
 	}
 	if len(scopes) > 0 {
 		resp["scope"] = scopeString(scopes)

@@ -35,11 +35,15 @@ type accessToken struct {
 	audience []string
 	issued   time.Time
 	expiry   time.Time
+	// claims are what a provider profile reports about the token: its JWT
+	// claims, or what the provider records for an opaque token.
+	claims map[string]any
 }
 
 type refreshToken struct {
 	grant  grant
 	issued time.Time
+	claims map[string]any // a provider profile's JWT refresh token's claims
 }
 
 // TokenRequest describes an access token for IssueAccessToken.
@@ -50,12 +54,18 @@ type TokenRequest struct {
 	Subject string
 	// Scopes become the space-separated scope claim.
 	Scopes []string
-	// Audience is the aud claim; it defaults to ClientID.
+	// Audience is the aud claim; it defaults to ClientID. With a provider
+	// Profile it is the requested audience, which each provider turns into
+	// aud its own way (see Profile).
 	Audience []string
-	// Format selects an opaque or an RFC 9068 JWT access token.
+	// Format selects an opaque or an RFC 9068 JWT access token; a provider
+	// Profile honours it only where the provider offers the choice.
 	Format AccessTokenFormat
 	// TTL is the token lifetime; zero means the server's access token TTL.
 	TTL time.Duration
+	// Nonce is the ID token's nonce, for IssueTokens; without one the ID
+	// token has none, like an ID token from a refresh.
+	Nonce string
 }
 
 // IssueAccessToken mints an access token without any flow, e.g. to test an
@@ -73,6 +83,15 @@ func (s *Server) IssueAccessToken(req TokenRequest) string {
 	}
 	c, _ := s.client(req.ClientID)
 	g := grant{clientID: req.ClientID, subject: req.Subject, scopes: req.Scopes}
+	if spec := s.spec(); spec != nil {
+		c.ID, c.AccessTokenFormat = req.ClientID, req.Format
+		tok, err := s.mintProfileAccessToken(spec, c, g, req.Scopes, req.Audience, "", ttl)
+		if err != nil {
+			s.log.Error("oidctest: issuing access token", "error", err)
+			return ""
+		}
+		return tok
+	}
 	tok, err := s.mintAccessToken(g, req.Scopes, aud, req.Format == JWT, ttl, c.Secret)
 	if err != nil {
 		s.log.Error("oidctest: issuing access token", "error", err)
@@ -130,9 +149,13 @@ type idTokenParams struct {
 	grant       grant
 	nonce       string
 	accessToken string
+	audience    []string // requested audiences, for profiles that add them (Dex, zitadel)
 }
 
 func (s *Server) mintIDToken(p idTokenParams) (string, error) {
+	if spec := s.spec(); spec != nil {
+		return s.mintProfileIDToken(spec, p)
+	}
 	key, fs, now := s.signingState()
 	iat, exp := fs.lifetime(now, s.opts.idTokenTTL)
 	claims := s.userClaims(p.grant.subject, p.grant.scopes)
@@ -158,9 +181,14 @@ func (s *Server) mintIDToken(p idTokenParams) (string, error) {
 
 // LogoutToken returns a signed OpenID Connect Back-Channel Logout token for
 // clientID: iss, aud, iat, exp, jti, the back-channel logout event, and sub
-// and sid when not empty; never a nonce. The active claim and signature
-// faults apply. It returns "" only if signing fails, which is logged.
+// and sid when not empty; never a nonce. A provider Profile shapes it as
+// its provider does. The active claim and signature faults apply. It
+// returns "" if signing fails, which is logged, or if the profile's
+// provider has no back-channel logout.
 func (s *Server) LogoutToken(clientID, subject, sid string) string {
+	if spec := s.spec(); spec != nil {
+		return s.profileLogoutToken(spec, clientID, subject, sid)
+	}
 	key, fs, now := s.signingState()
 	iat, exp := fs.lifetime(now, logoutTokenTTL)
 	claims := map[string]any{
@@ -267,6 +295,11 @@ func (s *Server) sweepLocked() {
 	for k, at := range s.access {
 		if !now.Before(at.expiry) {
 			delete(s.access, k)
+		}
+	}
+	for k, it := range s.idTokens {
+		if !now.Before(it.expiry) {
+			delete(s.idTokens, k)
 		}
 	}
 }
