@@ -317,10 +317,7 @@ func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.
 		fail(http.StatusServiceUnavailable, "temporarily_unavailable", "provider unavailable")
 		return
 	}
-	token, err := p.idTokens.VerifyLogout(r.Context(), raw)
-	if err == nil && token.IssuedAt.After(oc.cfg.Now().Add(oc.cfg.ClockSkew)) {
-		err = errors.New("logout token issued in the future")
-	}
+	token, err := oc.verifyLogoutToken(r.Context(), p, raw)
 	if err != nil {
 		oc.log.Warn("httpoidc: back-channel logout token rejected", "error", err)
 		fail(http.StatusBadRequest, "invalid_request", "invalid logout token")

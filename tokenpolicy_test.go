@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/httpoidc/httpoidc/oidctest"
 )
@@ -503,4 +504,25 @@ func TestNewFailsWhenValidationCannotWork(t *testing.T) {
 			require.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// TestClientAuthFromDiscovery checks that the token endpoint's method, and
+// the introspection endpoint's when the provider lists none for it, follow
+// token_endpoint_auth_methods_supported unless the Config says otherwise.
+func TestClientAuthFromDiscovery(t *testing.T) {
+	sp := newShaped(t)
+	sp.discovery = func(doc map[string]any) {
+		doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "private_key_jwt"}
+		delete(doc, "introspection_endpoint_auth_methods_supported")
+	}
+	p := sp.api(t, nil, nil).oc.provider.Load()
+	require.Equal(t, oauth2.AuthStyleInHeader, p.oauth2.Endpoint.AuthStyle)
+	require.Equal(t, AuthClientSecretBasic, p.introspectionAuthMethod)
+
+	p = sp.api(t, nil, func(c *Config) {
+		c.ClientAuthMethod = AuthClientSecretPost
+		c.IntrospectionAuthMethod = AuthBearer
+	}).oc.provider.Load()
+	require.Equal(t, oauth2.AuthStyleInParams, p.oauth2.Endpoint.AuthStyle)
+	require.Equal(t, AuthBearer, p.introspectionAuthMethod)
 }
