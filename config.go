@@ -179,8 +179,8 @@ type Config struct {
 	// policy" in the package documentation.
 	Audience string
 	// AllowedClients lists the clients whose access tokens this API
-	// accepts, matched against the token's client_id claim, else its azp
-	// (OIDC_ALLOWED_CLIENTS, separated by spaces or commas). When set, a
+	// accepts, matched against the token's client_id claim, else its azp,
+	// else Okta's cid (OIDC_ALLOWED_CLIENTS, separated by spaces or commas). When set, a
 	// token issued to any other client, or naming none, is refused even if
 	// its aud matches, and a token or introspection answer without aud
 	// (Cognito, Ory Hydra) is for this API when its client is listed.

@@ -26,7 +26,8 @@ type Token struct {
 	// Subject is the sub claim: the user, or the client for a client
 	// credentials token.
 	Subject string
-	// ClientID is the client the token was issued to (client_id, else azp).
+	// ClientID is the client the token was issued to (client_id, else azp,
+	// else Okta's cid).
 	ClientID string
 	// Issuer is the provider that issued the token.
 	Issuer string
@@ -494,6 +495,10 @@ func newToken(raw string, claims map[string]any) (*Token, error) {
 	tok.Subject, tok.Issuer, tok.ClientID = str("sub"), str("iss"), str("client_id")
 	if tok.ClientID == "" {
 		tok.ClientID = str("azp")
+	}
+	if tok.ClientID == "" {
+		// Okta's access tokens name their client cid, and nothing else.
+		tok.ClientID = str("cid")
 	}
 	tok.Scopes = strings.Fields(str("scope"))
 	for _, name := range []string{"aud", "scp"} {

@@ -323,6 +323,7 @@ func TestJWTClaims(t *testing.T) {
 		{"no iat", func(c map[string]any) { delete(c, "iat") }, true},
 		{"no sub", func(c map[string]any) { delete(c, "sub") }, false},
 		{"azp as client", func(c map[string]any) { delete(c, "client_id"); c["azp"] = "api" }, true},
+		{"Okta's cid as client", func(c map[string]any) { delete(c, "client_id"); c["cid"] = "api" }, true},
 	}
 	header := jose.Header{ExtraHeaders: map[jose.HeaderKey]any{jose.HeaderType: "at+jwt"}}
 	for _, tt := range tests {

@@ -179,7 +179,7 @@ func (pol *tokenPolicy) saysAccessToken(claims map[string]any, tok *Token) bool 
 // ID.
 func (pol *tokenPolicy) forThisAPI(tok *Token, introspected bool) error {
 	if len(pol.allowedClients) > 0 && !slices.Contains(pol.allowedClients, tok.ClientID) {
-		return &refusal{"client_id", fmt.Sprintf("the client %s (client_id, else azp) is not in AllowedClients", quoteShort(tok.ClientID)), fixAllowedClients}
+		return &refusal{"client_id", fmt.Sprintf("the client %s (client_id, else azp or cid) is not in AllowedClients", quoteShort(tok.ClientID)), fixAllowedClients}
 	}
 	switch {
 	case slices.Contains(tok.Audience, pol.audience):
