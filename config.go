@@ -111,8 +111,29 @@ type Config struct {
 	RedirectURL string
 	// PostLogoutRedirectURL is sent to the provider's end_session_endpoint
 	// as post_logout_redirect_uri and must be registered there. Default: the
-	// application's origin followed by LogoutPath.
+	// application's origin followed by BasePath and LogoutPath.
 	PostLogoutRedirectURL string
+	// BasePath is the path prefix the application is mounted at, as the
+	// browser sees it, such as /app (OIDC_BASE_PATH). CallbackPath,
+	// LogoutPath and BackchannelLogoutPath are served under it whether or
+	// not the prefix is stripped before the request reaches Handler;
+	// return targets (next) must stay inside it, and "/" becomes
+	// BasePath + "/". Default: the part of the redirect URL's path before
+	// CallbackPath, so a redirect URL https://host/app/authorize mounts the
+	// application at /app.
+	BasePath string
+	// EndSessionURL is where logout sends the browser when the provider's
+	// discovery document has no end_session_endpoint, or replaces it
+	// (OIDC_END_SESSION_URL). Auth0 tenants without RP-initiated logout use
+	// https://TENANT.auth0.com/v2/logout with LogoutParams returnTo and
+	// client_id. Default: the discovered end_session_endpoint; none means
+	// logout is local only.
+	EndSessionURL string
+	// LogoutParams are extra query parameters of the end session URL, for
+	// providers that want their own (Auth0's returnTo). In a value,
+	// {client_id} and {post_logout_redirect_uri} are replaced by the client
+	// ID and the post-logout redirect URL.
+	LogoutParams map[string]string
 	// PreserveNextOnError keeps the page the user was on when a failed
 	// token refresh sends them through login again; otherwise they land on
 	// "/" (OIDC_PRESERVE_NEXT_ON_ERROR).
@@ -156,13 +177,58 @@ type Config struct {
 
 	// NewUser, when set, builds the application's own user value from the
 	// login; read it with UserAs (OIDC_USER_CLASS). An error makes the
-	// request fail with 500.
+	// request fail with 500; to refuse a login use Authorize.
 	NewUser func(ctx context.Context, u *User) (any, error)
+	// Authorize, when set, decides whether a user may log in. It runs at
+	// the callback, after the built-in policies (AllowedEmailDomains,
+	// RequireVerifiedEmail, AllowedGroups) and before any session exists,
+	// and again after every token refresh. An error refuses the login: the
+	// browser gets a 403 "Access denied" page, no session is made, OnLogin
+	// is not called, and the error is logged with the user's sub; after a
+	// refresh it ends the login (LogoutAuthorizeRefused).
+	Authorize func(ctx context.Context, u *User) error
 	// OnLogin is called after a successful login, before the redirect.
 	OnLogin func(ctx context.Context, u *User)
-	// OnLogout is called when a user logs out, before the session is
-	// cleared.
-	OnLogout func(ctx context.Context, u *User)
+	// OnRefresh is called after the tokens of a login were refreshed and
+	// Authorize accepted the refreshed user, once per refresh.
+	OnRefresh func(ctx context.Context, u *User)
+	// OnLogout is called at every end of a login, with the reason: a
+	// local or RP-initiated logout, a back-channel logout, a refresh the
+	// provider refused, or Authorize refusing the refreshed user. It runs
+	// before the login is removed from the session store.
+	OnLogout func(ctx context.Context, u *User, reason LogoutReason)
+
+	// AllowedEmailDomains, when not empty, admits only users whose email
+	// address's domain (after the last @, compared case-insensitively and
+	// exactly: no subdomains) is one of these, such as example.com
+	// (OIDC_ALLOWED_EMAIL_DOMAINS, comma or space separated). Unless
+	// InsecureAllowUnverifiedEmail is set, the address must also be
+	// verified (email_verified true): an unverified address proves nothing.
+	AllowedEmailDomains []string
+	// RequireVerifiedEmail admits only users whose email_verified claim is
+	// true, whatever their domain (OIDC_REQUIRE_VERIFIED_EMAIL).
+	RequireVerifiedEmail bool
+	// InsecureAllowUnverifiedEmail lets AllowedEmailDomains admit addresses
+	// the provider has not verified (OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL),
+	// as oauth2-proxy's insecure_oidc_allow_unverified_email. Only for
+	// providers that verify every address without saying so: anyone who can
+	// type an address of an allowed domain at such a provider gets in. New
+	// logs a warning.
+	InsecureAllowUnverifiedEmail bool
+	// AllowedGroups, when not empty, admits only users in at least one of
+	// these groups, read from GroupsClaim (OIDC_ALLOWED_GROUPS, comma or
+	// space separated).
+	AllowedGroups []string
+	// GroupsClaim is where User.Groups, AllowedGroups, RequireGroup and
+	// RequireTokenGroup read groups or roles (OIDC_GROUPS_CLAIM). Default:
+	// groups. A key of the claims that exists as written is used as is
+	// (cognito:groups, https://example.com/roles); otherwise dots separate
+	// the keys of nested objects (realm_access.roles), a backslash escapes
+	// a dot, and a {client_id} segment stands for the client ID
+	// (resource_access.{client_id}.roles for Keycloak client roles). The
+	// value may be an array of strings, one string, or an object whose
+	// keys are the groups (zitadel's project roles).
+	GroupsClaim string
 
 	// AccessTokenValidation selects how AcceptToken validates tokens:
 	// ValidateAuto (default), ValidateJWT or ValidateIntrospection.
@@ -244,6 +310,10 @@ func (c *Config) withDefaults() {
 	if c.BackchannelLogoutPath == "" {
 		c.BackchannelLogoutPath = "/backchannel-logout"
 	}
+	if c.GroupsClaim == "" {
+		c.GroupsClaim = "groups"
+	}
+	c.BasePath = strings.TrimSuffix(c.BasePath, "/")
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
 	}
@@ -302,24 +372,47 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: %s must start with /, got %q", ErrInvalidConfig, name, path)
 		}
 	}
-	return nil
+	if c.BasePath != "" && !strings.HasPrefix(c.BasePath, "/") {
+		return fmt.Errorf("%w: BasePath must start with /, got %q", ErrInvalidConfig, c.BasePath)
+	}
+	if c.EndSessionURL != "" {
+		if err := checkAbsoluteURL(c.EndSessionURL); err != nil {
+			return fmt.Errorf("%w: EndSessionURL: %w", ErrInvalidConfig, err)
+		}
+	}
+	return c.validatePolicy()
 }
 
 // ConfigFromEnv returns a Config read from the OIDC_* environment variables
 // Flask-OIDC uses: OIDC_CLIENT_SECRETS (a path, or the JSON document
-// itself), OIDC_SCOPES (space separated), OIDC_CLOCK_SKEW (seconds),
-// OIDC_USER_INFO_ENABLED, OIDC_RESOURCE_SERVER_ONLY,
-// OIDC_INTROSPECTION_AUTH_METHOD, OIDC_ENABLED, OIDC_TESTING_PROFILE (JSON),
-// OIDC_OVERWRITE_REDIRECT_URI and OIDC_PRESERVE_NEXT_ON_ERROR; and
-// httpoidc's own OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH,
-// OIDC_LOGOUT_PATH, OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE,
-// OIDC_ALLOWED_CLIENTS, OIDC_ACCESS_TOKEN_VALIDATION and
-// OIDC_LAZY_DISCOVERY. The Insecure settings have no variable, on purpose.
-// Unset variables leave the defaults. A value that cannot be parsed gives an error wrapping
-// ErrInvalidConfig that names the variable.
+// itself), OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_SERVER_METADATA_URL
+// (Flask-OIDC 2.x: they override the secrets' values, or replace the
+// secrets altogether when all three are set), OIDC_SCOPES (space
+// separated), OIDC_CLOCK_SKEW (seconds), OIDC_USER_INFO_ENABLED,
+// OIDC_RESOURCE_SERVER_ONLY, OIDC_INTROSPECTION_AUTH_METHOD, OIDC_ENABLED,
+// OIDC_TESTING_PROFILE (JSON), OIDC_OVERWRITE_REDIRECT_URI,
+// OIDC_CALLBACK_ROUTE (the callback path), OIDC_PRESERVE_NEXT_ON_ERROR and
+// OIDC_REQUIRE_VERIFIED_EMAIL; and httpoidc's own
+// OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH, OIDC_LOGOUT_PATH,
+// OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE, OIDC_ALLOWED_CLIENTS,
+// OIDC_ACCESS_TOKEN_VALIDATION, OIDC_LAZY_DISCOVERY, OIDC_BASE_PATH,
+// OIDC_END_SESSION_URL, OIDC_ALLOWED_EMAIL_DOMAINS and OIDC_ALLOWED_GROUPS
+// (comma or space separated), OIDC_GROUPS_CLAIM and
+// OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL (oauth2-proxy users set its
+// equivalent in their environment); the other Insecure settings have no
+// variable, on purpose. Unset variables leave the defaults. A value that
+// cannot be parsed, or a Flask-OIDC 1.x setting that no longer exists
+// (OIDC_GOOGLE_APPS_DOMAIN, OIDC_VALID_ISSUERS, OIDC_RESOURCE_CHECK_AUD,
+// the OIDC_ID_TOKEN_COOKIE_* settings, ...), gives an error wrapping
+// ErrInvalidConfig that names the variable and what replaces it.
 func ConfigFromEnv() (Config, error) {
 	var c Config
 	env := envReader{}
+	for _, removed := range removedSettings {
+		if _, set := os.LookupEnv(removed.name); set {
+			return Config{}, fmt.Errorf("%w: %s is a Flask-OIDC 1.x setting that no longer exists: %s", ErrInvalidConfig, removed.name, removed.instead)
+		}
+	}
 	if v := env.str("OIDC_CLIENT_SECRETS"); strings.HasPrefix(strings.TrimSpace(v), "{") {
 		secrets, err := ParseClientSecrets([]byte(v))
 		if err != nil {
@@ -328,6 +421,9 @@ func ConfigFromEnv() (Config, error) {
 		c.ClientSecrets = secrets
 	} else {
 		c.ClientSecretsFile = v
+	}
+	if err := c.secretsFromEnv(); err != nil {
+		return Config{}, err
 	}
 	c.Scopes = strings.Fields(env.str("OIDC_SCOPES"))
 	if skew := env.str("OIDC_CLOCK_SKEW"); skew != "" {
@@ -353,6 +449,19 @@ func ConfigFromEnv() (Config, error) {
 	c.RedirectURL = env.str("OIDC_OVERWRITE_REDIRECT_URI")
 	c.PreserveNextOnError = env.boolean("OIDC_PRESERVE_NEXT_ON_ERROR", false)
 	c.CallbackPath = env.str("OIDC_CALLBACK_PATH")
+	if route := env.str("OIDC_CALLBACK_ROUTE"); route != "" {
+		if c.CallbackPath != "" && c.CallbackPath != route {
+			env.fail("OIDC_CALLBACK_ROUTE", "the same as OIDC_CALLBACK_PATH, or unset")
+		}
+		c.CallbackPath = route
+	}
+	c.BasePath = env.str("OIDC_BASE_PATH")
+	c.EndSessionURL = env.str("OIDC_END_SESSION_URL")
+	c.AllowedEmailDomains = envList(env.str("OIDC_ALLOWED_EMAIL_DOMAINS"))
+	c.RequireVerifiedEmail = env.boolean("OIDC_REQUIRE_VERIFIED_EMAIL", false)
+	c.InsecureAllowUnverifiedEmail = env.boolean("OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL", false)
+	c.AllowedGroups = envList(env.str("OIDC_ALLOWED_GROUPS"))
+	c.GroupsClaim = env.str("OIDC_GROUPS_CLAIM")
 	c.LogoutPath = env.str("OIDC_LOGOUT_PATH")
 	c.PostLogoutRedirectURL = env.str("OIDC_POST_LOGOUT_REDIRECT_URI")
 	c.Audience = env.str("OIDC_AUDIENCE")
@@ -363,6 +472,70 @@ func ConfigFromEnv() (Config, error) {
 		return Config{}, env.err
 	}
 	return c, nil
+}
+
+// removedSettings are the Flask-OIDC 1.x settings that are gone, with what
+// replaces each. Ignoring them silently could open the application
+// (OIDC_GOOGLE_APPS_DOMAIN restricted who may log in).
+var removedSettings = []struct{ name, instead string }{
+	{"OIDC_GOOGLE_APPS_DOMAIN", "set OIDC_ALLOWED_EMAIL_DOMAINS (Config.AllowedEmailDomains), which also requires email_verified"},
+	{"OIDC_VALID_ISSUERS", "the issuer is the one of the client secrets (\"web.issuer\") or OIDC_SERVER_METADATA_URL, and only its tokens are accepted"},
+	{"OIDC_RESOURCE_CHECK_AUD", "audiences are always checked: set OIDC_AUDIENCE (Config.Audience) if it is not the client ID"},
+	{"OIDC_ID_TOKEN_COOKIE_NAME", "tokens are kept in the server-side session: configure its cookie with Config.Sessions"},
+	{"OIDC_ID_TOKEN_COOKIE_PATH", "tokens are kept in the server-side session: configure its cookie with Config.Sessions"},
+	{"OIDC_ID_TOKEN_COOKIE_TTL", "tokens are kept in the server-side session: set its lifetime with Config.Sessions"},
+	{"OIDC_COOKIE_SECURE", "the session cookie is Secure unless the redirect URL is plain http on loopback; change it with Config.Sessions"},
+	{"OIDC_CREDENTIALS_STORE", "logins live in the session store: Config.SessionStore"},
+	{"OIDC_OPENID_REALM", "OpenID 2.0 realms have no equivalent in OpenID Connect: remove it"},
+	{"OIDC_USERINFO_URL", "the userinfo endpoint comes from discovery, or from \"web.userinfo_uri\" in the client secrets"},
+	{"OIDC_TOKEN_TYPE_HINT", "introspection needs no hint: remove it"},
+}
+
+// secretsFromEnv applies Flask-OIDC 2.x's OIDC_CLIENT_ID,
+// OIDC_CLIENT_SECRET and OIDC_SERVER_METADATA_URL: over the client
+// secrets when there are some, else as the client secrets.
+func (c *Config) secretsFromEnv() error {
+	id, secret, metadata := os.Getenv("OIDC_CLIENT_ID"), os.Getenv("OIDC_CLIENT_SECRET"), os.Getenv("OIDC_SERVER_METADATA_URL")
+	if id == "" && secret == "" && metadata == "" {
+		return nil
+	}
+	issuer := ""
+	if metadata != "" {
+		const wellKnown = "/.well-known/openid-configuration"
+		if !strings.HasSuffix(metadata, wellKnown) {
+			return fmt.Errorf("%w: OIDC_SERVER_METADATA_URL must end in %s, got %q", ErrInvalidConfig, wellKnown, metadata)
+		}
+		issuer = strings.TrimSuffix(metadata, wellKnown)
+	}
+	s := c.ClientSecrets
+	if s == nil && c.ClientSecretsFile != "" {
+		loaded, err := LoadClientSecrets(c.ClientSecretsFile)
+		if err != nil {
+			return err
+		}
+		s = loaded
+	}
+	if s == nil {
+		s = &ClientSecrets{}
+	}
+	for _, v := range []struct {
+		dst   *string
+		value string
+	}{{&s.ClientID, id}, {&s.ClientSecret, secret}, {&s.Issuer, issuer}} {
+		if v.value != "" {
+			*v.dst = v.value
+		}
+	}
+	if err := s.validate(); err != nil {
+		return fmt.Errorf("OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_SERVER_METADATA_URL (without OIDC_CLIENT_SECRETS, all three are needed): %w", err)
+	}
+	c.ClientSecrets, c.ClientSecretsFile = s, ""
+	return nil
+}
+
+// envList splits a comma or space separated setting.
+func envList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
 // envReader collects the first parse error so ConfigFromEnv reads linearly.

@@ -63,6 +63,10 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 		oc.writeError(w, r, le.status, le.title, le.detail)
 		return
 	}
+	if err := oc.authorize(ctx, oc.newUser(ctx, login)); err != nil {
+		oc.denyAccess(w, r, login.Subject, err)
+		return
+	}
 	// A new session token at login defeats session fixation.
 	if err := oc.sessions.RenewToken(ctx); err != nil {
 		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
@@ -80,7 +84,7 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 	}
 	oc.log.Info("httpoidc: user logged in", "user", u)
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, safeNext(pending.Next), http.StatusFound)
+	http.Redirect(w, r, oc.SafeRedirect(pending.Next), http.StatusFound)
 }
 
 // completeLogin checks the authorization response, redeems the code and
@@ -219,12 +223,12 @@ func (oc *OpenIDConnect) userInfo(ctx context.Context, p *providerState, accessT
 // the logout path with the state, and from there to the ?next target.
 func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	next := safeNext(r.URL.Query().Get("next"))
+	next := oc.SafeRedirect(r.URL.Query().Get("next"))
 	d := oc.loadSession(ctx)
 	if d.Login == nil || oc.cfg.Disabled {
 		// Coming back from the provider, or nobody to log out.
 		if d.Logout != nil && d.Logout.State == r.URL.Query().Get("state") {
-			next = safeNext(d.Logout.Next)
+			next = oc.SafeRedirect(d.Logout.Next)
 			d.Logout = nil
 			oc.saveSession(ctx, d)
 		}
@@ -236,12 +240,17 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if !u.LoggedIn() {
 		u = oc.newUser(ctx, d.Login)
 	}
-	if err := oc.endLogin(ctx, u); err != nil {
+	endSession := oc.endSessionURL()
+	reason := LogoutLocal
+	if endSession != "" {
+		reason = LogoutRPInitiated
+	}
+	if err := oc.endLogin(ctx, u, reason); err != nil {
 		oc.writeError(w, r, http.StatusInternalServerError, "Logout failed", "The session could not be cleared.")
 		return
 	}
 	target := next
-	if p := oc.provider.Load(); p != nil && p.endSessionURL != "" {
+	if endSession != "" {
 		// endLogin renewed the session: the pending logout goes in the new one.
 		state := rand.Text()
 		renewed := oc.loadSession(ctx)
@@ -255,7 +264,8 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if u.IDToken != "" {
 			q.Set("id_token_hint", u.IDToken)
 		}
-		target = addQuery(p.endSessionURL, q)
+		oc.addLogoutParams(q)
+		target = addQuery(endSession, q)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
@@ -263,10 +273,8 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // endLogin clears the login from the session and renews the session token,
 // so the old cookie no longer names any server-side state.
-func (oc *OpenIDConnect) endLogin(ctx context.Context, u *User) error {
-	if oc.cfg.OnLogout != nil {
-		oc.cfg.OnLogout(ctx, u)
-	}
+func (oc *OpenIDConnect) endLogin(ctx context.Context, u *User, reason LogoutReason) error {
+	oc.onLogout(ctx, u, reason)
 	d := oc.loadSession(ctx)
 	d.Login = nil
 	oc.saveSession(ctx, d)
@@ -333,7 +341,7 @@ func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.
 		fail(http.StatusBadRequest, "invalid_request", "logout token already used")
 		return
 	}
-	n, err := oc.destroyIndexedSessions(r.Context(), p.issuer, token.SessionID, token.Subject)
+	n, err := oc.destroyIndexedSessions(r.Context(), p.issuer, token.SessionID, token.Subject, oc.backchannelLoggedOut)
 	if err != nil {
 		oc.log.Error("httpoidc: back-channel logout: session store", "error", err)
 		fail(http.StatusInternalServerError, "server_error", "session store unavailable")

@@ -22,11 +22,16 @@ import (
 type User struct {
 	// Subject is the provider's unique, stable identifier (sub).
 	Subject string
-	// Email is the email claim, if the provider sent one.
+	// Email is the email claim, if the provider sent one. Unless
+	// EmailVerified is true it is only what the user typed at the provider.
 	Email string
+	// EmailVerified is the email_verified claim: the provider checked that
+	// Email belongs to the user.
+	EmailVerified bool
 	// Name is the name claim, if the provider sent one.
 	Name string
-	// Groups is the groups claim, if the provider sent one.
+	// Groups are the groups or roles at Config.GroupsClaim, read from the
+	// ID token and userinfo and refreshed with the tokens.
 	Groups []string
 	// Profile holds the identity claims of the ID token merged with the
 	// userinfo response (Flask-OIDC's oidc_auth_profile).
@@ -54,7 +59,7 @@ func (u *User) Logout() error {
 	if !u.LoggedIn() || u.oc == nil {
 		return fmt.Errorf("httpoidc: Logout: no user is logged in")
 	}
-	return u.oc.endLogin(u.ctx, u)
+	return u.oc.endLogin(u.ctx, u, LogoutLocal)
 }
 
 // String describes the user without any token.
@@ -118,17 +123,9 @@ func (oc *OpenIDConnect) newUser(ctx context.Context, login *loginData) *User {
 		u.Expiry = time.Unix(login.Expiry, 0)
 	}
 	u.Email, _ = login.Profile["email"].(string)
+	u.EmailVerified = emailVerified(login.Profile)
 	u.Name, _ = login.Profile["name"].(string)
-	switch groups := login.Profile["groups"].(type) {
-	case []any:
-		for _, g := range groups {
-			if s, ok := g.(string); ok {
-				u.Groups = append(u.Groups, s)
-			}
-		}
-	case string:
-		u.Groups = []string{groups}
-	}
+	u.Groups = oc.groupsFrom(login.Profile)
 	return u
 }
 
@@ -141,9 +138,9 @@ func (oc *OpenIDConnect) serveWithUser(w http.ResponseWriter, r *http.Request, n
 		var refused bool
 		login, refused = oc.loadUser(r)
 		if refused && isNavigation(r) {
-			target := "/"
+			target := oc.SafeRedirect("")
 			if oc.cfg.PreserveNextOnError {
-				target = r.URL.RequestURI()
+				target = oc.requestTarget(r)
 			}
 			oc.startLogin(w, r, target)
 			return
@@ -184,7 +181,7 @@ func (oc *OpenIDConnect) RequireLogin(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer realm=%q", oc.cfg.Realm))
 			oc.writeError(w, r, http.StatusUnauthorized, "Login required", "You need to log in to see this page.")
 		default:
-			oc.startLogin(w, r, r.URL.RequestURI())
+			oc.startLogin(w, r, oc.requestTarget(r))
 		}
 	})
 }
@@ -224,7 +221,7 @@ func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next
 		State:    rand.Text(),
 		Nonce:    rand.Text(),
 		Verifier: oauth2.GenerateVerifier(),
-		Next:     safeNext(next),
+		Next:     oc.SafeRedirect(next),
 		Created:  oc.cfg.Now().Unix(),
 	}
 	d := oc.loadSession(ctx)

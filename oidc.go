@@ -85,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		oc.log.Warn("httpoidc: InsecureAcceptLogoutTokensWithoutExp is set: back-channel logout tokens without exp are " +
 			"accepted for two minutes after their iat; use it only with a provider that omits exp (Ory Hydra)")
 	}
+	oc.warnInsecurePolicy()
 	if cfg.Disabled {
 		oc.secrets = &ClientSecrets{ClientID: "testing-client-id", ClientSecret: "testing-client-secret", Issuer: "https://oidc.example.com"}
 		oc.redirectURL = "http://127.0.0.1" + cfg.CallbackPath
@@ -141,20 +142,23 @@ func (oc *OpenIDConnect) loadSecrets() error {
 	return nil
 }
 
-// resolveURLs settles the callback URL: Config.RedirectURL, else the
-// registered redirect URI ending in CallbackPath, else the first one.
+// resolveURLs settles the callback URL (Config.RedirectURL, else the
+// registered redirect URI ending in CallbackPath), the base path and the
+// post-logout URL.
 func (oc *OpenIDConnect) resolveURLs() error {
 	oc.redirectURL = oc.cfg.RedirectURL
 	if oc.redirectURL == "" {
 		for _, uri := range oc.secrets.RedirectURIs {
-			if u, err := url.Parse(uri); err == nil && u.Path == oc.cfg.CallbackPath {
+			if u, err := url.Parse(uri); err == nil && strings.HasSuffix(u.Path, oc.cfg.CallbackPath) {
 				oc.redirectURL = uri
 				break
 			}
 		}
 	}
 	if oc.redirectURL == "" && len(oc.secrets.RedirectURIs) > 0 {
-		oc.redirectURL = oc.secrets.RedirectURIs[0]
+		// Any other registered URI would send the provider's answer to a
+		// page that is not the callback, and the login would end anonymous.
+		return oc.noCallbackError()
 	}
 	if oc.redirectURL == "" {
 		return fmt.Errorf("%w: no redirect URI: set Config.RedirectURL (OIDC_OVERWRITE_REDIRECT_URI) or \"web.redirect_uris\" in the client secrets", ErrInvalidConfig)
@@ -164,9 +168,12 @@ func (oc *OpenIDConnect) resolveURLs() error {
 	}
 	u, _ := url.Parse(oc.redirectURL)
 	oc.origin = u.Scheme + "://" + u.Host
+	if oc.cfg.BasePath == "" && strings.HasSuffix(u.Path, oc.cfg.CallbackPath) {
+		oc.cfg.BasePath = strings.TrimSuffix(strings.TrimSuffix(u.Path, oc.cfg.CallbackPath), "/")
+	}
 	oc.postLogoutURL = oc.cfg.PostLogoutRedirectURL
 	if oc.postLogoutURL == "" {
-		oc.postLogoutURL = oc.origin + oc.cfg.LogoutPath
+		oc.postLogoutURL = oc.origin + oc.cfg.BasePath + oc.cfg.LogoutPath
 	}
 	return nil
 }
@@ -345,7 +352,7 @@ func (oc *OpenIDConnect) Handler(next http.Handler) http.Handler {
 		return next
 	}
 	withSession := oc.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
+		switch oc.appPath(r.URL.Path) {
 		case oc.cfg.CallbackPath:
 			oc.handleCallback(w, r)
 		case oc.cfg.LogoutPath:
@@ -357,7 +364,7 @@ func (oc *OpenIDConnect) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The provider posts back-channel logout tokens without the
 		// browser's cookie: no session is loaded for them.
-		if r.URL.Path == oc.cfg.BackchannelLogoutPath && !oc.cfg.Disabled {
+		if oc.appPath(r.URL.Path) == oc.cfg.BackchannelLogoutPath && !oc.cfg.Disabled {
 			oc.handleBackchannelLogout(w, r)
 			return
 		}

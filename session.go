@@ -207,8 +207,9 @@ func (oc *OpenIDConnect) indexSession(ctx context.Context, issuer string, login 
 }
 
 // destroyIndexedSessions deletes the sessions a back-channel logout token
-// names and returns how many index entries it found.
-func (oc *OpenIDConnect) destroyIndexedSessions(ctx context.Context, issuer, sid, sub string) (int, error) {
+// names, calling ending with each session's token first, and returns how
+// many index entries it found.
+func (oc *OpenIDConnect) destroyIndexedSessions(ctx context.Context, issuer, sid, sub string, ending func(ctx context.Context, token string)) (int, error) {
 	store := oc.store(ctx)
 	var tokens []string
 	if sid != "" {
@@ -228,6 +229,7 @@ func (oc *OpenIDConnect) destroyIndexedSessions(ctx context.Context, issuer, sid
 		}
 	}
 	for _, t := range tokens {
+		ending(ctx, t)
 		if err := store.delete(t); err != nil {
 			return 0, err
 		}
@@ -296,6 +298,9 @@ func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginD
 		if err != nil {
 			return nil, err
 		}
+		if err := oc.authorizeRefreshed(context.WithoutCancel(ctx), fresh); err != nil {
+			return nil, err
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.recent == nil {
@@ -331,6 +336,7 @@ func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*lo
 		return nil, fmt.Errorf("%w: refreshing token: %w", ErrProviderUnavailable, err)
 	}
 	fresh := *login
+	var idClaims map[string]any
 	fresh.AccessToken = tok.AccessToken
 	fresh.Expiry = oc.expiryUnix(tok)
 	if tok.RefreshToken != "" {
@@ -345,6 +351,12 @@ func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*lo
 			return nil, fmt.Errorf("%w: refreshed ID token is for another subject", errRefreshRejected)
 		}
 		fresh.IDToken = raw
+		if err := idToken.Claims(&idClaims); err != nil {
+			return nil, fmt.Errorf("%w: refreshed ID token: %w", errRefreshRejected, err)
+		}
+	}
+	if err := oc.refreshProfile(ctx, p, &fresh, idClaims); err != nil {
+		return nil, err
 	}
 	return &fresh, nil
 }
@@ -365,26 +377,39 @@ func (oc *OpenIDConnect) expiryUnix(tok *oauth2.Token) int64 {
 // about to expire. The returned flag is true when a refresh was refused and
 // the login cleared.
 func (oc *OpenIDConnect) loadUser(r *http.Request) (*loginData, bool) {
-	ctx := r.Context()
+	login, err := oc.currentLogin(r.Context())
+	return login, err != nil
+}
+
+// currentLogin returns the session's login, nil for nobody, refreshing its
+// tokens when they are about to expire. When the provider or Authorize
+// refuses the refresh, the login is ended and the error is a
+// *LoginEndedError.
+func (oc *OpenIDConnect) currentLogin(ctx context.Context) (*loginData, error) {
 	d := oc.loadSession(ctx)
 	if d.Login == nil || !oc.needsRefresh(d.Login) {
-		return d.Login, false
+		return d.Login, nil
 	}
 	fresh, err := oc.refresh(ctx, d.Login)
 	switch {
 	case err == nil:
 		d.Login = fresh
 		oc.saveSession(ctx, d)
-		return fresh, false
+		return fresh, nil
 	case errors.Is(err, errRefreshRejected):
+		reason := LogoutRefreshRefused
+		if errors.Is(err, errAuthorizeRefused) {
+			reason = LogoutAuthorizeRefused
+		}
 		oc.log.Info("httpoidc: login ended: token refresh refused", "sub", d.Login.Subject, "reason", err)
+		oc.onLogout(ctx, oc.newUser(ctx, d.Login), reason)
 		d.Login = nil
 		oc.saveSession(ctx, d)
-		return nil, true
+		return nil, &LoginEndedError{Reason: reason, cause: err}
 	default:
 		// The provider is unreachable: the login stays, with the old
 		// access token, and the next request tries again.
 		oc.log.Warn("httpoidc: token refresh failed", "sub", d.Login.Subject, "error", err)
-		return d.Login, false
+		return d.Login, nil
 	}
 }

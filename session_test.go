@@ -124,7 +124,7 @@ func TestConcurrentRefreshMakesOneTokenRequest(t *testing.T) {
 func TestLocalLogout(t *testing.T) {
 	loggedOut := make(chan string, 1)
 	h := newHarness(t, func(c *httpoidc.Config) {
-		c.OnLogout = func(_ context.Context, u *httpoidc.User) { loggedOut <- u.Subject }
+		c.OnLogout = func(_ context.Context, u *httpoidc.User, _ httpoidc.LogoutReason) { loggedOut <- u.Subject }
 	})
 	h.login(h.client)
 	resp, body := h.get(h.client, "/local-logout")

@@ -1,0 +1,90 @@
+package httpoidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// LogoutReason says why a login ended; Config.OnLogout receives it.
+type LogoutReason string
+
+// The ends of a login.
+const (
+	// LogoutLocal: the user logged out at LogoutPath without being sent to
+	// the provider, or the application called User.Logout.
+	LogoutLocal LogoutReason = "local"
+	// LogoutRPInitiated: the user logged out at LogoutPath and was sent on
+	// to the provider's end session endpoint (RP-Initiated Logout 1.0).
+	LogoutRPInitiated LogoutReason = "rp-initiated"
+	// LogoutBackchannel: the provider ended the login with a back-channel
+	// logout token (Back-Channel Logout 1.0).
+	LogoutBackchannel LogoutReason = "backchannel"
+	// LogoutRefreshRefused: the provider refused to refresh the tokens, or
+	// there was no refresh token when the access token expired.
+	LogoutRefreshRefused LogoutReason = "refresh-refused"
+	// LogoutAuthorizeRefused: after a refresh, the login policies or
+	// Config.Authorize refused the user.
+	LogoutAuthorizeRefused LogoutReason = "authorize-refused"
+)
+
+// ErrLoginEnded is matched (errors.Is) by every *LoginEndedError.
+var ErrLoginEnded = errors.New("httpoidc: login ended")
+
+// LoginEndedError is the error of User.TokenSource and OpenIDConnect.Client
+// when there is no login to act for: nobody is logged in (Reason empty), or
+// the login ended while the request ran (Reason says why). The user has to
+// log in again.
+type LoginEndedError struct {
+	// Reason is why the login ended; empty when nobody was logged in.
+	Reason LogoutReason
+	cause  error
+}
+
+func (e *LoginEndedError) Error() string {
+	if e.Reason == "" {
+		return "httpoidc: no user is logged in"
+	}
+	if e.cause != nil {
+		return fmt.Sprintf("httpoidc: login ended (%s): %v", e.Reason, e.cause)
+	}
+	return fmt.Sprintf("httpoidc: login ended (%s)", e.Reason)
+}
+
+// Is makes errors.Is(err, ErrLoginEnded) true.
+func (e *LoginEndedError) Is(target error) bool { return target == ErrLoginEnded }
+
+// Unwrap returns what ended the login, such as the provider's refusal.
+func (e *LoginEndedError) Unwrap() error { return e.cause }
+
+// onLogout runs Config.OnLogout.
+func (oc *OpenIDConnect) onLogout(ctx context.Context, u *User, reason LogoutReason) {
+	if oc.cfg.OnLogout != nil {
+		oc.cfg.OnLogout(ctx, u, reason)
+	}
+}
+
+// backchannelLoggedOut runs OnLogout for a session a back-channel logout
+// token ends, read from the session store before it is deleted.
+func (oc *OpenIDConnect) backchannelLoggedOut(ctx context.Context, token string) {
+	if oc.cfg.OnLogout == nil {
+		return
+	}
+	raw, found, err := oc.store(ctx).find(token)
+	if err != nil || !found {
+		return
+	}
+	_, values, err := oc.sessions.Codec.Decode(raw)
+	if err != nil {
+		return
+	}
+	encoded, _ := values[sessionKey].(string)
+	d := decodeSession(encoded)
+	if d.Login == nil {
+		return
+	}
+	u := oc.newUser(ctx, d.Login)
+	// This context holds no session: the user cannot act on it.
+	u.oc = nil
+	oc.onLogout(ctx, u, LogoutBackchannel)
+}
