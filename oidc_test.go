@@ -31,6 +31,8 @@ type harness struct {
 	app    *httptest.Server
 	client *http.Client
 	config httpoidc.Config
+	// handler is what app serves; serve replaces it.
+	handler *atomic.Value
 }
 
 var alice = oidctest.User{Subject: "alice", Claims: map[string]any{
@@ -67,7 +69,7 @@ func newHarness(t *testing.T, configure func(*httpoidc.Config), opts ...oidctest
 	if configure != nil {
 		configure(&cfg)
 	}
-	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t)}
+	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t), handler: &handler}
 	oc, err := httpoidc.New(context.Background(), cfg)
 	require.NoError(t, err)
 	h.oc = oc

@@ -68,6 +68,9 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		BackchannelLogoutSessionSupported:          true,
 		AuthorizationResponseISSParameterSupported: true,
 	}
+	if s.opts.noEndSession {
+		d.EndSessionEndpoint = ""
+	}
 	if !s.opts.noRegistration {
 		d.RegistrationEndpoint = s.URL + pathRegistration
 	}

@@ -39,7 +39,7 @@
 //	/userinfo                          claims for a Bearer access token
 //	/introspect                        RFC 7662 (absent with WithoutIntrospection)
 //	/revoke                            RFC 7009
-//	/end_session                       RP-Initiated Logout 1.0, triggers Back-Channel Logout 1.0
+//	/end_session                       RP-Initiated Logout 1.0, triggers Back-Channel Logout 1.0 (absent with WithoutEndSession)
 //	/register                          RFC 7591 (absent with WithoutRegistration)
 //
 // Authorization responses always carry the RFC 9207 iss parameter.

@@ -68,6 +68,12 @@ func TestOptionalEndpointsDisabled(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, postForm(t, f.op.URL+"/introspect", url.Values{"token": {"x"}}, clientID, clientSecret).status)
 }
 
+func TestWithoutEndSession(t *testing.T) {
+	f := newFixture(t, oidctest.WithoutEndSession())
+	require.NotContains(t, get(t, f.op.URL+"/.well-known/openid-configuration").json, "end_session_endpoint")
+	require.Equal(t, http.StatusNotFound, get(t, f.op.URL+"/end_session").status)
+}
+
 func TestAuthorizeErrorPages(t *testing.T) {
 	f := newFixture(t)
 	base := url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}

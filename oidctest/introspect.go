@@ -1,6 +1,7 @@
 package oidctest
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -112,7 +113,13 @@ func (s *Server) introspect(token string) map[string]any {
 	defer s.mu.Unlock()
 	now := s.nowLocked()
 	if at, ok := s.access[token]; ok && now.Before(at.expiry) {
-		resp := map[string]any{
+		resp := map[string]any{}
+		for name, v := range at.claims {
+			if !registeredClaim(name) {
+				resp[name] = v
+			}
+		}
+		maps.Copy(resp, map[string]any{
 			"active":     true,
 			"client_id":  at.clientID,
 			"sub":        at.subject,
@@ -121,7 +128,7 @@ func (s *Server) introspect(token string) map[string]any {
 			"iss":        s.URL,
 			"aud":        audClaim(at.audience),
 			"token_type": "Bearer",
-		}
+		})
 		if len(at.scopes) > 0 {
 			resp["scope"] = scopeString(at.scopes)
 		}

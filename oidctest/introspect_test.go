@@ -143,6 +143,22 @@ func TestIssueAccessToken(t *testing.T) {
 		require.Equal(t, true, in["active"])
 		require.Equal(t, claims["exp"], in["exp"])
 	})
+	t.Run("extra claims", func(t *testing.T) {
+		extra := map[string]any{"realm_access": map[string]any{"roles": []any{"admin"}}, "groups": []any{"staff"}, "sub": "mallory", "scope": "root"}
+		for _, format := range []oidctest.AccessTokenFormat{oidctest.Opaque, oidctest.JWT} {
+			tok := f.op.IssueAccessToken(oidctest.TokenRequest{ClientID: clientID, Subject: "alice", Scopes: []string{"read"}, Format: format, Claims: extra})
+			in := f.introspect(t, tok)
+			require.Equal(t, map[string]any{"roles": []any{"admin"}}, in["realm_access"])
+			require.Equal(t, []any{"staff"}, in["groups"])
+			require.Equal(t, "alice", in["sub"], "registered claims are not overridden")
+			require.Equal(t, "read", in["scope"])
+			if format == oidctest.JWT {
+				_, claims := decodeJWT(t, tok)
+				require.Equal(t, in["realm_access"], claims["realm_access"])
+				require.Equal(t, "alice", claims["sub"])
+			}
+		}
+	})
 	t.Run("client format", func(t *testing.T) {
 		f.op.AddClient(oidctest.Client{ID: "jwt-app", Secret: "s", RedirectURIs: []string{redirectURI}, AccessTokenFormat: oidctest.JWT})
 		cfg := *f.cfg

@@ -14,6 +14,7 @@ type options struct {
 	idTokenTTL      time.Duration
 	noRegistration  bool
 	noIntrospection bool
+	noEndSession    bool
 	logger          *slog.Logger
 	profile         Profile
 }
@@ -67,6 +68,13 @@ func WithoutRegistration() Option {
 // introspection_endpoint and /introspect answers 404.
 func WithoutIntrospection() Option {
 	return func(o *options) { o.noIntrospection = true }
+}
+
+// WithoutEndSession makes a provider without RP-Initiated Logout, as some
+// Auth0 tenants: discovery has no end_session_endpoint and /end_session
+// answers 404.
+func WithoutEndSession() Option {
+	return func(o *options) { o.noEndSession = true }
 }
 
 // WithLogger sets the logger the provider reports requests and failures

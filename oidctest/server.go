@@ -197,7 +197,9 @@ func (s *Server) routes() http.Handler {
 	handle(pathToken, EndpointToken, s.handleToken)
 	handle(pathUserInfo, EndpointUserInfo, s.handleUserInfo)
 	handle(pathRevocation, EndpointRevocation, s.handleRevocation)
-	handle(pathEndSession, EndpointEndSession, s.handleEndSession)
+	if !s.opts.noEndSession {
+		handle(pathEndSession, EndpointEndSession, s.handleEndSession)
+	}
 	if s.servesIntrospection() {
 		handle(pathIntrospection, EndpointIntrospection, s.handleIntrospection)
 	}
@@ -347,7 +349,8 @@ type User struct {
 	// name, preferred_username and the other OpenID Connect profile claims
 	// with "profile"; address with "address"; phone_number and
 	// phone_number_verified with "phone"; groups with "groups". Any other
-	// claim (e.g. "roles") is always released. Registered JWT claims (iss,
+	// claim (e.g. "roles", or nested objects such as Keycloak's
+	// realm_access {"roles": [...]}) is always released, as is. Registered JWT claims (iss,
 	// sub, aud, exp, ...) are ignored.
 	Claims map[string]any
 }

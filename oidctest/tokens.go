@@ -2,6 +2,7 @@ package oidctest
 
 import (
 	"crypto/rand"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ type grant struct {
 	resources []string
 	sid       string
 	authTime  time.Time
+	// claims are TokenRequest.Claims, for IssueAccessToken only.
+	claims map[string]any
 }
 
 type accessToken struct {
@@ -36,7 +39,8 @@ type accessToken struct {
 	issued   time.Time
 	expiry   time.Time
 	// claims are what a provider profile reports about the token: its JWT
-	// claims, or what the provider records for an opaque token.
+	// claims, what the provider records for an opaque token, or
+	// TokenRequest.Claims.
 	claims map[string]any
 }
 
@@ -66,6 +70,11 @@ type TokenRequest struct {
 	// Nonce is the ID token's nonce, for IssueTokens; without one the ID
 	// token has none, like an ID token from a refresh.
 	Nonce string
+	// Claims are extra claims of the JWT and of its introspection answer,
+	// such as groups or a nested realm_access.roles; not used with a
+	// provider profile. Registered claims (iss, sub, aud, exp, scope,
+	// client_id, ...) are ignored.
+	Claims map[string]any
 }
 
 // IssueAccessToken mints an access token without any flow, e.g. to test an
@@ -92,6 +101,7 @@ func (s *Server) IssueAccessToken(req TokenRequest) string {
 		}
 		return tok
 	}
+	g.claims = maps.Clone(req.Claims)
 	tok, err := s.mintAccessToken(g, req.Scopes, aud, req.Format == JWT, ttl, c.Secret)
 	if err != nil {
 		s.log.Error("oidctest: issuing access token", "error", err)
@@ -111,13 +121,20 @@ func (s *Server) mintAccessToken(g grant, scopes, aud []string, asJWT bool, ttl 
 		audience: slices.Clone(aud),
 		issued:   now,
 		expiry:   now.Add(ttl),
+		claims:   g.claims,
 	}
 	tok := rand.Text()
 	if asJWT {
 		// Introspection must agree with what the token itself claims, so the
 		// record takes the fault-shifted times too.
 		at.issued, at.expiry = fs.lifetime(now, ttl)
-		claims := map[string]any{
+		claims := map[string]any{}
+		for name, v := range g.claims {
+			if !registeredClaim(name) {
+				claims[name] = v
+			}
+		}
+		maps.Copy(claims, map[string]any{
 			"iss":       s.URL,
 			"sub":       g.subject,
 			"aud":       audClaim(aud),
@@ -125,7 +142,7 @@ func (s *Server) mintAccessToken(g grant, scopes, aud []string, asJWT bool, ttl 
 			"iat":       at.issued.Unix(),
 			"jti":       tok,
 			"client_id": g.clientID,
-		}
+		})
 		if len(scopes) > 0 {
 			claims["scope"] = scopeString(scopes)
 		}
