@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,6 +46,10 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	BackchannelLogoutURI   string     // empty: no back-channel logout
 	AuthMethod             AuthMethod // empty: ClientSecretBasic
+	// JWTAccessTokens makes Hydra and zitadel issue JWT access tokens to
+	// this client instead of opaque ones. oidc-provider refuses it: it
+	// issues JWTs for a Resource, whoever asks.
+	JWTAccessTokens bool
 }
 
 // User is an account that can sign in at the provider's login page.
@@ -91,6 +96,10 @@ type Provider struct {
 	Clients []Client
 	// Users are the accounts that can sign in.
 	Users []User
+
+	// pages are host:port pairs outside the issuer's that serve the
+	// provider's pages, such as Hydra's login app.
+	pages []string
 }
 
 // DefaultUsers returns the accounts a provider has unless told otherwise:
@@ -139,6 +148,9 @@ func StartOIDCProvider(t testing.TB, cfg ProviderConfig) *Provider {
 	for _, c := range cfg.Clients {
 		if c.ID == "" {
 			t.Fatalf("testenv: a client needs an ID")
+		}
+		if c.JWTAccessTokens {
+			t.Fatalf("testenv: oidc-provider issues JWT access tokens for a Resource, not per client (%s)", c.ID)
 		}
 		if c.Secret == "" {
 			c.Secret = rand.Text()
@@ -319,8 +331,8 @@ func ensureNodeModules(t testing.TB, dir string) {
 	}
 }
 
-// owns reports whether u points at the provider.
+// owns reports whether u points at the provider or its pages.
 func (p *Provider) owns(u *url.URL) bool {
 	iss, err := url.Parse(p.Issuer)
-	return err == nil && u.Host == iss.Host
+	return err == nil && u.Host == iss.Host || slices.Contains(p.pages, u.Host)
 }

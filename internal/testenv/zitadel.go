@@ -1,0 +1,131 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// ZitadelConfig configures StartZitadel. Its zero value starts a provider with
+// DefaultUsers and no clients.
+type ZitadelConfig struct {
+	// Clients may use client_secret_basic or client_secret_post at the token
+	// endpoint; introspection takes only client_secret_basic, as the
+	// discovery document says. Client.BackchannelLogoutURI is not
+	// supported: the example OP sends no logout tokens.
+	Clients []Client
+	// Users sign in with their Subject as the username. Groups are not
+	// released: the example OP knows no groups claim.
+	Users []User // nil: DefaultUsers()
+}
+
+// StartZitadel runs the example OpenID Provider of zitadel/oidc (the
+// example/server packages of the release that interop/tools/zitadel/go.mod
+// pins, v3.52.0, built and cached by goTool) on 127.0.0.2 with a free
+// port, waits until discovery answers and stops it when the test ends.
+//
+// As the example OP does: access tokens live five minutes, refresh tokens
+// (for the offline_access scope) five hours and rotate on use, a token's
+// aud is its client alone, introspection answers active only to a client
+// in the token's aud, and there is no single sign-on: every authorization
+// request shows the login form. RP-initiated logout redirects without a
+// confirmation page.
+func StartZitadel(t testing.TB, cfg ZitadelConfig) *Provider {
+	t.Helper()
+	bin := goTool(t, "zitadel", ".")
+
+	p := &Provider{Users: cfg.Users}
+	if p.Users == nil {
+		p.Users = DefaultUsers()
+	}
+	type wireClient struct {
+		ID                     string   `json:"client_id"`
+		Secret                 string   `json:"client_secret"`
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+		AuthMethod             string   `json:"token_endpoint_auth_method"`
+		AccessTokenType        string   `json:"access_token_type"`
+	}
+	type wireUser struct {
+		Subject       string `json:"sub"`
+		Password      string `json:"password"`
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+		GivenName     string `json:"given_name"`
+		FamilyName    string `json:"family_name"`
+	}
+	var clients []wireClient
+	for _, c := range cfg.Clients {
+		if c.ID == "" {
+			t.Fatalf("testenv: a client needs an ID")
+		}
+		if c.BackchannelLogoutURI != "" {
+			t.Fatalf("testenv: zitadel's example OP sends no back-channel logout (client %s)", c.ID)
+		}
+		if c.Secret == "" {
+			c.Secret = rand.Text()
+		}
+		if c.AuthMethod == "" {
+			c.AuthMethod = ClientSecretBasic
+		}
+		p.Clients = append(p.Clients, c)
+		tokenType := "opaque"
+		if c.JWTAccessTokens {
+			tokenType = "jwt"
+		}
+		clients = append(clients, wireClient{c.ID, c.Secret, c.RedirectURIs, c.PostLogoutRedirectURIs,
+			string(c.AuthMethod), tokenType})
+	}
+	var users []wireUser
+	for _, u := range p.Users {
+		given, family, _ := strings.Cut(u.Name, " ")
+		users = append(users, wireUser{u.Subject, u.Password, u.Email, u.EmailVerified, given, family})
+	}
+	settings, err := json.Marshal(map[string]any{"host": providerHost, "clients": clients, "users": users})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+
+	var out lockedBuffer
+	issuerLine := make(chan string, 1)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ZITADEL_OP_CONFIG="+string(settings))
+	cmd.Stdout = &issuerWatcher{out: &out, found: issuerLine}
+	cmd.Stderr = &out
+	// The OP exits when its stdin closes, so it cannot outlive a test
+	// binary that dies before its cleanups run.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	proc, err := startProcess(cmd)
+	if err != nil {
+		t.Fatalf("testenv: start zitadel example OP: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		proc.stop()
+		if t.Failed() {
+			t.Logf("zitadel example OP output:\n%s", out.String())
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	select {
+	case p.Issuer = <-issuerLine:
+	case <-proc.exited:
+		t.Fatalf("testenv: zitadel example OP exited before listening (%v):\n%s", proc.err, out.String())
+	case <-ctx.Done():
+		t.Fatalf("testenv: zitadel example OP printed no ISSUER line within %v:\n%s", startupTimeout, out.String())
+	}
+	discovery := p.Issuer + "/.well-known/openid-configuration"
+	if err := proc.waitFor(ctx, func(ctx context.Context) error { return getOK(ctx, discovery) }); err != nil {
+		t.Fatalf("testenv: %s did not answer: %v\n%s", discovery, err, out.String())
+	}
+	return p
+}
