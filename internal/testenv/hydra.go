@@ -123,8 +123,8 @@ func startHydra(t testing.TB, bin string, cfg HydraConfig, ui *hydraLogin) (*Hyd
 	if err != nil {
 		return nil, err
 	}
-	issuer := "http://" + net.JoinHostPort(providerHost, public)
-	adminURL := "http://" + net.JoinHostPort(providerHost, admin)
+	issuer := fmt.Sprintf("http://%s:%d", providerHost, public)
+	adminURL := fmt.Sprintf("http://%s:%d", providerHost, admin)
 	ttl := func(d, dflt time.Duration) string {
 		if d <= 0 {
 			d = dflt
@@ -257,14 +257,13 @@ func adminCall(ctx context.Context, method, endpoint string, body, out any) erro
 }
 
 // freePortOn returns a port of host that was free a moment ago.
-func freePortOn(host string) (string, error) {
+func freePortOn(host string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // hydraAdminURL joins a path and one query parameter to the admin URL.
