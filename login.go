@@ -16,8 +16,10 @@ import (
 )
 
 // protocolClaims are the ID token claims about the token rather than the
-// user; they stay out of the profile.
-var protocolClaims = []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "auth_time", "acr", "amr", "typ"}
+// user; they stay out of the profile, also when a provider repeats them in
+// its userinfo response (Ory Hydra sends iss, aud, iat, auth_time and its
+// own rat, the time of the authorization request).
+var protocolClaims = []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "auth_time", "acr", "amr", "typ", "rat"}
 
 // loginError is a failed callback: what the browser is told, and why for
 // the log.
@@ -158,7 +160,9 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 			return nil, rejectLogin("The identity provider's answer could not be verified.", errors.New("userinfo sub does not match the ID token"))
 		}
 		for k, v := range info {
-			profile[k] = v
+			if !slices.Contains(protocolClaims, k) {
+				profile[k] = v
+			}
 		}
 	}
 	sid, _ := claims["sid"].(string)

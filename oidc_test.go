@@ -250,6 +250,20 @@ func TestLoginWithoutUserInfo(t *testing.T) {
 	require.Equal(t, "alice", h.me(h.client)["sub"])
 }
 
+// TestProfileLeavesOutProtocolClaims: claims about the token rather than
+// the user stay out of the profile, from the ID token and from userinfo,
+// which Ory Hydra fills with its ID token's claims, its own rat included.
+func TestProfileLeavesOutProtocolClaims(t *testing.T) {
+	for _, disableUserInfo := range []bool{false, true} {
+		h := newHarness(t, func(c *httpoidc.Config) { c.DisableUserInfo = disableUserInfo })
+		h.op.AddUser(oidctest.User{Subject: "alice", Claims: map[string]any{"email": "alice@example.com", "rat": 1700000000}})
+		h.login(h.client)
+		profile, _ := h.me(h.client)["profile"].(map[string]any)
+		require.Equal(t, "alice@example.com", profile["email"], "DisableUserInfo %v", disableUserInfo)
+		require.NotContains(t, profile, "rat", "DisableUserInfo %v", disableUserInfo)
+	}
+}
+
 func TestClientSecretBasic(t *testing.T) {
 	h := newHarness(t, func(c *httpoidc.Config) { c.ClientAuthMethod = httpoidc.AuthClientSecretBasic })
 	h.login(h.client)
