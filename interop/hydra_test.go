@@ -1,0 +1,147 @@
+package interop_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpoidc/httpoidc/internal/testenv"
+)
+
+// TestHydraLoginThroughRequireLogin: a page behind RequireLogin sends the
+// browser through Ory Hydra and its login and consent app and back, logged
+// in, with the profile from Hydra's userinfo, whichever way the client
+// authenticates at the token endpoint.
+func TestHydraLoginThroughRequireLogin(t *testing.T) {
+	methods := []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
+	servers := map[testenv.AuthMethod]*httptest.Server{}
+	var clients []testenv.Client
+	for _, m := range methods {
+		servers[m] = reserve(t, "127.0.0.1")
+		clients = append(clients, webClient(string(m), servers[m], m, false))
+	}
+	h := testenv.StartHydra(t, testenv.HydraConfig{Clients: clients})
+
+	for _, m := range methods {
+		t.Run(string(m), func(t *testing.T) {
+			ctx := testContext(t)
+			a := startApp(t, servers[m], appConfig(h.Provider, h.Client(t, string(m))))
+			browser := newBrowser(t)
+
+			require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
+			u := a.login(t, ctx, h.Provider, browser, "alice")
+			require.True(t, u.LoggedIn)
+			require.Equal(t, "alice", u.Subject)
+			require.Equal(t, "alice@example.com", u.Email)
+			require.Equal(t, "Alice Example", u.Name)
+			require.Equal(t, []string{"admins", "staff"}, u.Groups)
+			require.Equal(t, true, u.Profile["email_verified"])
+			for _, claim := range []string{"iss", "aud", "exp", "iat", "at_hash", "auth_time", "sid", "rat", "jti"} {
+				require.NotContains(t, u.Profile, claim)
+			}
+
+			again := a.get(t, ctx, browser, "/private")
+			require.Equal(t, u.Subject, again.Subject)
+			require.Equal(t, u.AccessToken, again.AccessToken)
+		})
+	}
+}
+
+// TestHydraRefreshAfterExpiry: with offline_access, an expired access
+// token is refreshed at Hydra's token endpoint without the user noticing,
+// twice in a row (Hydra rotates refresh tokens); once Hydra refuses the
+// refresh token, the user is sent to log in again.
+func TestHydraRefreshAfterExpiry(t *testing.T) {
+	srv := reserve(t, "127.0.0.1")
+	const ttl = 5 * time.Minute
+	h := testenv.StartHydra(t, testenv.HydraConfig{
+		Clients:        []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+		AccessTokenTTL: ttl,
+	})
+	ctx := testContext(t)
+	clk := &clock{}
+	cfg := appConfig(h.Provider, h.Client(t, "web"))
+	cfg.Scopes = append(slices.Clone(userScopes), "offline_access")
+	cfg.Now = clk.Now
+	a := startApp(t, srv, cfg)
+	browser := newBrowser(t)
+
+	first := a.login(t, ctx, h.Provider, browser, "alice")
+	require.NotEmpty(t, first.RefreshToken, "Hydra issues a refresh token for offline_access")
+	require.Equal(t, first.AccessToken, a.get(t, ctx, browser, "/private").AccessToken, "no refresh before expiry")
+
+	previous := first
+	for range 2 {
+		clk.Advance(ttl)
+		u := a.get(t, ctx, browser, "/private")
+		require.True(t, u.LoggedIn)
+		require.Equal(t, "alice", u.Subject)
+		require.NotEqual(t, previous.AccessToken, u.AccessToken, "the access token was refreshed")
+		require.NotEqual(t, previous.RefreshToken, u.RefreshToken, "Hydra rotates refresh tokens")
+		status, info := clientPost(t, ctx, h.Client(t, "web"), h.IntrospectionURL(), url.Values{"token": {u.AccessToken}})
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, true, info["active"], "Hydra knows the new access token")
+		require.Equal(t, "alice", info["sub"])
+		previous = u
+	}
+
+	// Hydra revokes the refresh token: at the next expiry the session ends
+	// and a page load goes to Hydra again.
+	meta := discover(t, ctx, h.Provider)
+	status, _ := clientPost(t, ctx, h.Client(t, "web"), meta.Revocation, url.Values{"token": {previous.RefreshToken}})
+	require.Equal(t, http.StatusOK, status)
+	clk.Advance(ttl)
+	requireSentToLogin(t, ctx, a, browser, meta.AuthURL)
+}
+
+// requireSentToLogin checks that the app's /private page sends browser to
+// the provider's authorization endpoint, at authURL.
+func requireSentToLogin(t *testing.T, ctx context.Context, a *app, browser *http.Client, authURL string) {
+	t.Helper()
+	noFollow := *browser
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/private", nil)
+	require.NoError(t, err)
+	resp, err := noFollow.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loc, err := resp.Location()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(loc.String(), authURL+"?"), "sent to log in again, got %s", loc)
+	require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
+}
+
+// TestHydraRPInitiatedLogout: /logout ends the app session and Hydra's,
+// through Hydra's logout endpoint and the logout app, back to the app.
+func TestHydraRPInitiatedLogout(t *testing.T) {
+	srv := reserve(t, "127.0.0.1")
+	h := testenv.StartHydra(t, testenv.HydraConfig{
+		Clients: []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+	})
+	ctx := testContext(t)
+	a := startApp(t, srv, appConfig(h.Provider, h.Client(t, "web")))
+	browser := newBrowser(t)
+	require.True(t, a.login(t, ctx, h.Provider, browser, "alice").LoggedIn)
+	appURL, err := url.Parse(a.URL)
+	require.NoError(t, err)
+	stolen := newBrowser(t)
+	stolen.Jar.SetCookies(appURL, browser.Jar.Cookies(appURL))
+
+	resp, err := h.ConfirmLogout(ctx, browser, a.URL+"/logout")
+	require.NoError(t, err)
+	require.False(t, readUser(t, resp, a.URL+"/").LoggedIn, "back at the app, logged out")
+	require.False(t, a.get(t, ctx, stolen, "/").LoggedIn, "the old session is gone on the server")
+
+	// Hydra's session ended too: logging in asks for the password again
+	// instead of signing in silently.
+	_, err = h.Login(ctx, browser, a.URL+"/private", "alice", "wrong password")
+	require.ErrorContains(t, err, "login rejected")
+}
