@@ -18,8 +18,9 @@ import (
 // protocolClaims are the ID token claims about the token rather than the
 // user; they stay out of the profile, also when a provider repeats them in
 // its userinfo response (Ory Hydra sends iss, aud, iat, auth_time and its
-// own rat, the time of the authorization request).
-var protocolClaims = []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "auth_time", "acr", "amr", "typ", "rat"}
+// own rat, the time of the authorization request). zitadel puts the
+// client_id of RFC 9068 into its ID tokens.
+var protocolClaims = []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "auth_time", "acr", "amr", "typ", "rat", "client_id"}
 
 // loginError is a failed callback: what the browser is told, and why for
 // the log.

@@ -145,3 +145,41 @@ func TestHydraRPInitiatedLogout(t *testing.T) {
 	_, err = h.Login(ctx, browser, a.URL+"/private", "alice", "wrong password")
 	require.ErrorContains(t, err, "login rejected")
 }
+
+// TestHydraBackchannelLogout: two apps share one Hydra session in one
+// browser; logging out of one at Hydra makes Hydra post a logout token to
+// the other. Hydra's logout tokens have no exp, which OpenID Connect
+// Back-Channel Logout 1.0 §2.4 requires, so by default the app refuses
+// them and its session stays.
+func TestHydraBackchannelLogout(t *testing.T) {
+	// Different hosts, so that the apps' cookies do not collide.
+	srv1, srv2 := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.3")
+	h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{
+		webClient("one", srv1, testenv.ClientSecretBasic, true),
+		webClient("two", srv2, testenv.ClientSecretPost, true),
+	}})
+	ctx := testContext(t)
+	app1 := startApp(t, srv1, appConfig(h.Provider, h.Client(t, "one")))
+	app2 := startApp(t, srv2, appConfig(h.Provider, h.Client(t, "two")))
+	browser := newBrowser(t)
+	require.True(t, app1.login(t, ctx, h.Provider, browser, "alice").LoggedIn)
+	// Single sign-on: Hydra remembers the login, so the wrong password is
+	// never asked for.
+	resp, err := h.Login(ctx, browser, app2.URL+"/private", "alice", "wrong password")
+	require.NoError(t, err)
+	u2 := readUser(t, resp, app2.URL+"/private")
+	require.True(t, u2.LoggedIn)
+	require.NotEmpty(t, jwtClaims(t, u2.IDToken)["sid"], "sid ties the app session to Hydra's session")
+
+	resp, err = h.ConfirmLogout(ctx, browser, app1.URL+"/logout")
+	require.NoError(t, err)
+	require.False(t, readUser(t, resp, app1.URL+"/").LoggedIn)
+
+	select {
+	case status := <-app2.backchannel:
+		require.Equal(t, http.StatusBadRequest, status, "a logout token without exp is refused by default")
+	case <-ctx.Done():
+		t.Fatal("Hydra sent app two no back-channel logout")
+	}
+	require.True(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session stays")
+}

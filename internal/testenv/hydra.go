@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// hydraStartupTimeout bounds Hydra's start, which includes making its
+// signing key.
+const hydraStartupTimeout = time.Minute
+
 // hydraScopes are the scopes every Hydra client may ask for, besides
 // HydraConfig.Scopes: those the consent app releases claims for, and both
 // of Hydra's names for refresh tokens.
@@ -69,7 +73,7 @@ func (h *Hydra) IntrospectionURL() string { return h.AdminURL + "/admin/oauth2/i
 // confirmation page. Hydra's anonymous usage reports are turned off.
 func StartHydra(t testing.TB, cfg HydraConfig) *Hydra {
 	t.Helper()
-	bin := goTool(t, "hydra", "github.com/ory/hydra/v2", "-tags", "sqlite")
+	bin := hydraBinary(t)
 
 	users := cfg.Users
 	if users == nil {
@@ -111,6 +115,12 @@ func StartHydra(t testing.TB, cfg HydraConfig) *Hydra {
 		h.Clients = append(h.Clients, c)
 	}
 	return h
+}
+
+// hydraBinary builds Hydra with SQLite, which its in-memory store needs.
+func hydraBinary(t testing.TB) string {
+	t.Helper()
+	return goTool(t, "hydra", "github.com/ory/hydra/v2", "-tags", "sqlite")
 }
 
 // startHydra makes one attempt at StartHydra's server.
@@ -173,13 +183,19 @@ func startHydra(t testing.TB, bin string, cfg HydraConfig, ui *hydraLogin) (*Hyd
 	if err != nil {
 		return nil, fmt.Errorf("start hydra: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), hydraStartupTimeout)
 	defer cancel()
+	// Hydra makes its RSA-4096 signing key when the key set is first
+	// asked for, which takes seconds on a busy machine: do it now rather
+	// than in the first login.
 	ready := func(ctx context.Context) error {
 		if err := getOK(ctx, adminURL+"/health/ready"); err != nil {
 			return err
 		}
-		return getOK(ctx, issuer+"/.well-known/openid-configuration")
+		if err := getOK(ctx, issuer+"/.well-known/openid-configuration"); err != nil {
+			return err
+		}
+		return getOK(ctx, issuer+"/.well-known/jwks.json")
 	}
 	if err := proc.waitFor(ctx, ready); err != nil {
 		proc.stop()

@@ -36,7 +36,7 @@ type ZitadelConfig struct {
 // confirmation page.
 func StartZitadel(t testing.TB, cfg ZitadelConfig) *Provider {
 	t.Helper()
-	bin := goTool(t, "zitadel", ".")
+	bin := zitadelBinary(t)
 
 	p := &Provider{Users: cfg.Users}
 	if p.Users == nil {
@@ -128,4 +128,10 @@ func StartZitadel(t testing.TB, cfg ZitadelConfig) *Provider {
 		t.Fatalf("testenv: %s did not answer: %v\n%s", discovery, err, out.String())
 	}
 	return p
+}
+
+// zitadelBinary builds the program in interop/tools/zitadel.
+func zitadelBinary(t testing.TB) string {
+	t.Helper()
+	return goTool(t, "zitadel", ".")
 }
