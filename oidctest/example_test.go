@@ -2,12 +2,15 @@ package oidctest_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -95,4 +98,38 @@ func Example() {
 	}
 	fmt.Println(string(page))
 	// Output: logged in as alice <alice@example.com>
+}
+
+// ExampleWithProfile issues tokens shaped as Keycloak shapes them: the
+// access token's aud is "account" plus what an audience mapper adds, and
+// every token names its kind in a typ claim.
+func ExampleWithProfile() {
+	op := oidctest.NewServer(oidctest.WithProfile(oidctest.Keycloak))
+	defer op.Close()
+	op.AddClient(oidctest.Client{ID: "app", Secret: "s3cret"})
+	toks, err := op.IssueTokens(oidctest.TokenRequest{
+		ClientID: "app", Subject: "alice", Scopes: []string{"openid"}, Audience: []string{"orders-api"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var access, id struct {
+		Aud any    `json:"aud"`
+		AZP string `json:"azp"`
+		Typ string `json:"typ"`
+	}
+	for token, claims := range map[string]any{toks.AccessToken: &access, toks.IDToken: &id} {
+		payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := json.Unmarshal(payload, claims); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("access token:", access.Typ, access.Aud, access.AZP)
+	fmt.Println("ID token:", id.Typ, id.Aud, id.AZP)
+	// Output:
+	// access token: Bearer [orders-api account] app
+	// ID token: ID app app
 }
