@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,14 +23,39 @@ import (
 	"github.com/httpoidc/httpoidc/oidctest"
 )
 
-// TestLoad drives 10,000 concurrent API requests with a mix of valid,
-// expired and forged tokens, and 1,000 concurrent logins, against oidctest.
-// Every answer must be right, no goroutine may outlive the test, and the
-// heap must stay bounded.
+// loadSize is how much TestLoad sends.
+type loadSize struct {
+	requests int // concurrent API requests
+	distinct int // distinct tokens of each kind among them
+	logins   int // concurrent logins
+}
+
+// fullLoad is what .ci/run sends (HTTPOIDC_LOAD=full); by default TestLoad
+// sends a tenth of it, which finds the same races and leaks while keeping
+// go test -race ./... quick on a two-core machine.
+var fullLoad = loadSize{requests: 10000, distinct: 250, logins: 1000}
+
+func loadFromEnv(t *testing.T) loadSize {
+	switch v := os.Getenv("HTTPOIDC_LOAD"); v {
+	case "full":
+		return fullLoad
+	case "":
+		return loadSize{requests: fullLoad.requests / 10, distinct: fullLoad.distinct / 5, logins: fullLoad.logins / 10}
+	default:
+		t.Fatalf("HTTPOIDC_LOAD=%q: want full or nothing", v)
+		return loadSize{}
+	}
+}
+
+// TestLoad drives concurrent API requests with a mix of valid, expired and
+// forged tokens, and concurrent logins, against oidctest (10,000 and 1,000
+// with HTTPOIDC_LOAD=full). Every answer must be right, no goroutine may
+// outlive the test, and the heap must stay bounded.
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test skipped in -short mode")
 	}
+	size := loadFromEnv(t)
 	// scs's memory store runs one cleanup goroutine per store for its
 	// whole life; that is not a leak of the requests.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
@@ -38,8 +64,8 @@ func TestLoad(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 
-	apiLoad(t)
-	loginLoad(t)
+	apiLoad(t, size)
+	loginLoad(t, size)
 
 	var after runtime.MemStats
 	runtime.GC()
@@ -49,7 +75,7 @@ func TestLoad(t *testing.T) {
 	require.Less(t, growth, int64(64<<20), "memory is released after the load")
 }
 
-func apiLoad(t *testing.T) {
+func apiLoad(t *testing.T, size loadSize) {
 	op := oidctest.NewServer()
 	defer op.Close()
 	op.AddClient(oidctest.Client{ID: "api", Secret: "api-secret"})
@@ -75,7 +101,7 @@ func apiLoad(t *testing.T) {
 		token, subject string
 		status         int
 	}
-	const distinct = 250
+	distinct := size.distinct
 	var kinds [][]request
 	var expired, valid, opaque, forged, garbage []request
 	for i := range distinct {
@@ -93,7 +119,7 @@ func apiLoad(t *testing.T) {
 	}
 	kinds = [][]request{valid, opaque, expired, forged, garbage}
 
-	const requests = 10000
+	requests := size.requests
 	var wrong atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -123,7 +149,7 @@ func apiLoad(t *testing.T) {
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
 
-func loginLoad(t *testing.T) {
+func loginLoad(t *testing.T, size loadSize) {
 	op := oidctest.NewServer()
 	defer op.Close()
 	var handler atomic.Value
@@ -144,7 +170,7 @@ func loginLoad(t *testing.T) {
 	// not need a thousand sockets at once.
 	transport := &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}
 	defer transport.CloseIdleConnections()
-	const logins = 1000
+	logins := size.logins
 	var wrong atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
