@@ -79,7 +79,7 @@ var loginPages = []loginPage{
 // provider's own login page, keeps the session across a reload, and logs
 // out through /logout.
 func TestBrowserBasicExample(t *testing.T) {
-	bin := buildCommand(t, "examples/basic")
+	bin := testenv.BuildCommand(t, "examples/basic")
 	for _, lp := range loginPages {
 		t.Run(lp.name, func(t *testing.T) {
 			addr := freeAddr(t)

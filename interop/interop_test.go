@@ -498,26 +498,12 @@ func TestBackchannelLogout(t *testing.T) {
 	require.False(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session ended")
 }
 
-// buildCommand compiles a main package of this module, so that the test
-// runs the program as its users do.
-func buildCommand(t *testing.T, pkg string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to build %s", pkg)
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/httpoidc/httpoidc/"+pkg).CombinedOutput()
-	require.NoError(t, err, "go build %s:\n%s", pkg, out)
-	return bin
-}
-
 // TestOIDCRegister: oidc-register registers a client at oidc-provider's
 // registration endpoint, and the client_secrets.json it writes logs in and
 // out with httpoidc's defaults.
 func TestOIDCRegister(t *testing.T) {
 	ctx := testContext(t)
-	bin := buildCommand(t, "cmd/oidc-register")
+	bin := testenv.BuildCommand(t, "cmd/oidc-register")
 	srv := reserve(t, "127.0.0.1")
 	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{})
 	secrets := filepath.Join(t.TempDir(), "client_secrets.json")

@@ -6,7 +6,8 @@
 // A missing prerequisite fails the test with a message that says what to
 // install: these tests prove httpoidc against software nobody here wrote, so
 // they must never be skipped silently. .ci/run installs everything they need.
-// With go test -short every peer is skipped, with the tool it needs named.
+// With go test -short every peer is skipped, with the tool it needs named;
+// so are programs built from this module (BuildCommand).
 package testenv
 
 import (
@@ -21,6 +22,14 @@ import (
 	"testing"
 	"time"
 )
+
+// LookTool is lookTool for tests that run a program themselves (haproxy,
+// nginx, ...): it returns the program's path, fails the test saying how to
+// install it when it is missing, and skips the test with -short.
+func LookTool(t testing.TB, name, install string) string {
+	t.Helper()
+	return lookTool(t, name, install)
+}
 
 // lookTool finds a program on PATH or fails the test saying how to get it.
 // With -short it skips the test instead, naming the tool: -short runs only
