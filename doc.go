@@ -50,6 +50,58 @@
 // answers failures as RFC 6750 says. TokenFrom reads the validated token.
 // Set Config.ResourceServerOnly for an API without login.
 //
+// # Token policy
+//
+// AcceptToken accepts exactly the access tokens meant for this API: that
+// the provider vouches for a token, by its signature or at its
+// introspection endpoint, is not enough. Once its signature, iss, exp, nbf
+// and iat pass, a JWT is
+//   - never accepted if it carries the mark of another kind of token: a
+//     nonce, at_hash, c_hash or s_hash claim (ID tokens), events (logout
+//     tokens), a typ claim other than Keycloak's Bearer (Keycloak's ID,
+//     Refresh, Offline and Logout tokens), a token_use other than access
+//     (Cognito's ID tokens), or a typ header other than at+jwt,
+//     application/at+jwt and JWT (logout+jwt);
+//   - an access token if its typ header is at+jwt (RFC 9068 §2.1) or,
+//     without it, on positive evidence only: a scope, scp, client_id, typ
+//     (Keycloak's Bearer) or token_use (Cognito's access) claim, or an aud
+//     holding a Config.Audience other than the client ID. The client ID is
+//     the aud of ID tokens, which carry none of these;
+//   - meant for this API if its aud contains Config.Audience (default: the
+//     client ID) or, with Config.AllowedClients set, if it has no aud at
+//     all (Cognito); and, with AllowedClients set, only if its client
+//     (client_id, else azp) is listed.
+//
+// An introspection answer must say active, and is refused if its
+// token_type is anything but Bearer (refresh_token, DPoP, ID), if it
+// carries one of the marks above (token_use refresh_token from Ory Hydra
+// and Dex, typ ID from Keycloak), if the token is a JWT carrying one (Dex
+// calls its ID tokens active access tokens), or if its iss, when present,
+// is not the provider. It is meant for this API if its aud contains
+// Config.Audience. With the default Audience, providers' own audiences in
+// aud (Keycloak's "account") do not matter: the answer is also for this API
+// when its client_id is the client ID or, with AllowedClients set, a
+// listed client. With an Audience of the API's own, an answer without aud
+// (Ory Hydra's default) is for this API only when its client is in
+// AllowedClients. An answer naming no audience and no client is refused.
+//
+// Keycloak puts the client in azp and "account" in aud: add an audience
+// mapper that puts the API's client ID (or Config.Audience) in aud. Dex
+// issues access tokens that nothing tells apart from its ID tokens;
+// Config.InsecureAcceptIDTokenShapedAccessTokens accepts both, and is
+// announced by a warning at New. The first refusal each minute that a
+// setting could fix is logged at warning level with the claim that failed
+// and the setting; tokens are never logged.
+//
+// The token and introspection endpoint authentication methods default to
+// what the discovery document lists (client_secret_post, else
+// client_secret_basic). An introspection endpoint that refuses the API's
+// credentials (401 or 403) is a configuration error: every request is
+// answered 500 server_error and the error is logged, once a minute, with
+// the fix. New fails when the validation mode cannot work: introspection
+// without an introspection endpoint (set token_introspection_uri in
+// client_secrets.json), or a provider without jwks_uri.
+//
 // # Sessions
 //
 // Everything httpoidc stores lives under one key of an scs session, as a

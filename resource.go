@@ -108,7 +108,9 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 // default a JWS is validated as an RFC 9068 JWT access token against the
 // provider's keys (asymmetric algorithms only), issuer, Config.Audience,
 // exp, nbf and iat, and any other token is sent to the provider's RFC 7662
-// introspection endpoint; a JWT that fails is not introspected. The scopes
+// introspection endpoint; a JWT that fails is not introspected. Either way
+// the token must be an access token meant for this API, as the package
+// documentation's "Token policy" says. The scopes
 // are those of the scope and scp claims. A valid token is remembered, by
 // its SHA-256, until it expires and at most Config.TokenCacheTTL (JWTs) or
 // Config.IntrospectionCacheTTL (introspection); an inactive one for five
@@ -130,7 +132,11 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 //   - a token lacking a scope: 403 insufficient_scope, the challenge's
 //     scope attribute naming all the required scopes;
 //   - a provider that cannot be reached: 503 temporarily_unavailable with
-//     Retry-After and no challenge.
+//     Retry-After and no challenge;
+//   - a configuration that keeps any token from being validated (the
+//     introspection endpoint refuses the API's credentials): 500
+//     server_error, no challenge, and the fix logged at error level once a
+//     minute.
 //
 // In the 400, 401 invalid_token and 403 answers the challenge carries the
 // body's code and description as error and error_description.
