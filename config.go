@@ -245,14 +245,14 @@ type Config struct {
 	// policy" in the package documentation.
 	Audience string
 	// AllowedClients lists the clients whose access tokens this API
-	// accepts, matched against the token's client_id claim, else its azp,
-	// else Okta's cid (OIDC_ALLOWED_CLIENTS, separated by spaces or commas). When set, a
-	// token issued to any other client, or naming none, is refused even if
-	// its aud matches, and a token or introspection answer without aud
-	// (Cognito, Ory Hydra) is for this API when its client is listed.
-	// Default: empty, which binds tokens to this API by Audience alone, and
-	// an introspection answer without aud by its client_id being the
-	// client ID.
+	// accepts (OIDC_ALLOWED_CLIENTS, separated by spaces or commas),
+	// matched against the token's client_id claim, else azp, Okta's cid or
+	// Entra ID v1's appid. When set, a token issued to any other client, or
+	// naming none, is refused even if its aud matches, and a token or
+	// introspection answer without aud (Cognito, Ory Hydra) is for this API
+	// when its client is listed. Default: empty, which binds tokens to this
+	// API by Audience alone, and an introspection answer also by its
+	// client_id being the client ID.
 	AllowedClients []string
 	// StrictAccessTokenType requires JWT access tokens to have the RFC 9068
 	// typ header at+jwt (or application/at+jwt).

@@ -69,8 +69,9 @@
 //     the aud of ID tokens, which carry none of these;
 //   - meant for this API if its aud contains Config.Audience (default: the
 //     client ID) or, with Config.AllowedClients set, if it has no aud at
-//     all (Cognito); and, with AllowedClients set, only if its client
-//     (client_id, else azp) is listed.
+//     all (Cognito, Ory Hydra without a requested audience); and, with
+//     AllowedClients set, only if its client (client_id, else azp, Okta's
+//     cid or Entra ID v1's appid) is listed.
 //
 // An introspection answer must say active, and is refused if its
 // token_type is anything but Bearer (refresh_token, DPoP, ID), if it

@@ -26,8 +26,8 @@ type Token struct {
 	// Subject is the sub claim: the user, or the client for a client
 	// credentials token.
 	Subject string
-	// ClientID is the client the token was issued to (client_id, else azp,
-	// else Okta's cid).
+	// ClientID is the client the token was issued to: client_id, else
+	// azp, else Okta's cid or Entra ID v1's appid.
 	ClientID string
 	// Issuer is the provider that issued the token.
 	Issuer string
@@ -457,8 +457,8 @@ func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []
 	if err != nil {
 		return nil, err
 	}
-	if !typed && !pol.saysAccessToken(claims, tok) {
-		return nil, &refusal{"typ", "no at+jwt header, no scope, scp or client_id claim, and aud is the client ID: this may be an ID token", fixEvidence}
+	if !typed && !pol.saysAccessToken(claims, tok.Audience) {
+		return nil, errNoEvidence
 	}
 	if tok.Issuer != p.issuer {
 		return nil, &refusal{"iss", fmt.Sprintf("%s is not the provider", quoteShort(tok.Issuer)), ""}
@@ -498,13 +498,14 @@ func newToken(raw string, claims map[string]any) (*Token, error) {
 		}
 		return s
 	}
-	tok.Subject, tok.Issuer, tok.ClientID = str("sub"), str("iss"), str("client_id")
-	if tok.ClientID == "" {
-		tok.ClientID = str("azp")
-	}
-	if tok.ClientID == "" {
-		// Okta's access tokens name their client cid, and nothing else.
-		tok.ClientID = str("cid")
+	tok.Subject, tok.Issuer = str("sub"), str("iss")
+	// The client is client_id (RFC 9068, RFC 7662), else azp (OpenID
+	// Connect, Keycloak, Entra ID v2), else Okta's cid or Entra ID v1's
+	// appid.
+	for _, name := range []string{"client_id", "azp", "cid", "appid"} {
+		if tok.ClientID == "" {
+			tok.ClientID = str(name)
+		}
 	}
 	tok.Scopes = strings.Fields(str("scope"))
 	for _, name := range []string{"aud", "scp"} {

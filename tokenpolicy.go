@@ -87,6 +87,10 @@ const (
 		"Ory Hydra serves it on its admin port at /admin/oauth2/introspect"
 )
 
+// errNoEvidence refuses a JWT without the at+jwt type that shows nothing
+// of an access token.
+var errNoEvidence = &refusal{"typ", "no at+jwt header, no scope, scp or client_id claim, and aud is the client ID: this may be an ID token", fixEvidence}
+
 // jwtTyped checks a JWT's typ header (RFC 9068 §2.1, RFC 8725 §3.11) and
 // reports whether it types the JWT as an access token.
 func (pol *tokenPolicy) jwtTyped(typ string) (bool, error) {
@@ -158,7 +162,7 @@ func (pol *tokenPolicy) otherTokenMark(claims map[string]any) *refusal {
 // carries the client ID as aud like access tokens for the default
 // Audience, is never taken for one. otherTokenMark has passed, so a typ
 // claim is Keycloak's Bearer and a token_use is access.
-func (pol *tokenPolicy) saysAccessToken(claims map[string]any, tok *Token) bool {
+func (pol *tokenPolicy) saysAccessToken(claims map[string]any, audience []string) bool {
 	for _, name := range []string{"scope", "scp", "client_id", "typ", "token_use"} {
 		if _, present := claims[name]; present {
 			return true
@@ -166,7 +170,7 @@ func (pol *tokenPolicy) saysAccessToken(claims map[string]any, tok *Token) bool 
 	}
 	// An audience configured for this API, other than the client ID, is
 	// never an ID token's.
-	if !pol.audienceIsClientID && slices.Contains(tok.Audience, pol.audience) {
+	if !pol.audienceIsClientID && slices.Contains(audience, pol.audience) {
 		return true
 	}
 	return pol.idTokenShaped
@@ -179,7 +183,7 @@ func (pol *tokenPolicy) saysAccessToken(claims map[string]any, tok *Token) bool 
 // ID.
 func (pol *tokenPolicy) forThisAPI(tok *Token, introspected bool) error {
 	if len(pol.allowedClients) > 0 && !slices.Contains(pol.allowedClients, tok.ClientID) {
-		return &refusal{"client_id", fmt.Sprintf("the client %s (client_id, else azp or cid) is not in AllowedClients", quoteShort(tok.ClientID)), fixAllowedClients}
+		return &refusal{"client_id", fmt.Sprintf("the client %s is not in AllowedClients", quoteShort(tok.ClientID)), fixAllowedClients}
 	}
 	switch {
 	case slices.Contains(tok.Audience, pol.audience):
@@ -216,9 +220,19 @@ func (pol *tokenPolicy) judgeIntrospection(claims map[string]any, raw, issuer st
 	if r := pol.otherTokenMark(claims); r != nil {
 		return r
 	}
-	if payload := unverifiedJWTClaims(raw); payload != nil {
+	if typ, payload := unverifiedJWT(raw); payload != nil {
+		// The provider vouches for the token, so it is judged as a
+		// verified JWT would be.
+		typed, err := pol.jwtTyped(typ)
+		if err != nil {
+			return err
+		}
 		if r := pol.otherTokenMark(payload); r != nil {
 			return r
+		}
+		aud, _ := newToken(raw, payload)
+		if !typed && (aud == nil || !pol.saysAccessToken(payload, aud.Audience)) {
+			return errNoEvidence
 		}
 	}
 	// RFC 7662 §2.2: iss is optional; when present it must be the provider
@@ -231,26 +245,31 @@ func (pol *tokenPolicy) judgeIntrospection(claims map[string]any, raw, issuer st
 	return nil
 }
 
-// unverifiedJWTClaims returns the claims of raw if it is a compact JWS,
-// else nil. They are used only to refuse a token, never to accept one.
-func unverifiedJWTClaims(raw string) map[string]any {
-	_, rest, ok := strings.Cut(raw, ".")
+// unverifiedJWT returns the typ header and the claims of raw if it is a
+// compact JWS, else a nil map. They serve only to refuse a token, never to
+// accept one.
+func unverifiedJWT(raw string) (string, map[string]any) {
+	header, rest, ok := strings.Cut(raw, ".")
 	if !ok {
-		return nil
+		return "", nil
 	}
 	payload, _, ok := strings.Cut(rest, ".")
 	if !ok {
-		return nil
+		return "", nil
 	}
-	decoded, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil
+	var h struct {
+		Typ string `json:"typ"`
 	}
 	var claims map[string]any
-	if json.Unmarshal(decoded, &claims) != nil {
-		return nil
+	decodedHeader, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil || json.Unmarshal(decodedHeader, &h) != nil {
+		return "", nil
 	}
-	return claims
+	decoded, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || json.Unmarshal(decoded, &claims) != nil {
+		return "", nil
+	}
+	return h.Typ, claims
 }
 
 // logRefusal tells the operator, at most once a minute, why a token was

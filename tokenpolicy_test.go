@@ -226,6 +226,12 @@ func TestTokenPolicyJWT(t *testing.T) {
 		{"Cognito access token of another client, AllowedClients", "", map[string]any{"token_use": "access",
 			"client_id": "web", "scope": "openid", "aud": nil}, func(c *Config) { c.AllowedClients = []string{"api"} }, false},
 
+		// Okta: the client in cid, scp, aud the authorization server's.
+		{"Okta access token", "", map[string]any{"ver": 1, "cid": "api", "scp": []string{"openid"}, "aud": "api://default"},
+			func(c *Config) { c.Audience = "api://default"; c.AllowedClients = []string{"api"} }, true},
+		{"Okta access token of another client", "", map[string]any{"ver": 1, "cid": "web", "scp": []string{"openid"}, "aud": "api://default"},
+			func(c *Config) { c.Audience = "api://default"; c.AllowedClients = []string{"api"} }, false},
+
 		// zitadel: JWT access tokens with client_id and no scope claim.
 		{"zitadel JWT access token", "JWT", map[string]any{"client_id": "api", "aud": []string{"api", "123456789"}, "jti": "j"}, nil, true},
 
@@ -345,6 +351,14 @@ func TestTokenPolicyIntrospectedIDToken(t *testing.T) {
 	a := sp.api(t, nil, func(c *Config) { c.AccessTokenValidation = ValidateIntrospection })
 	requireAnswer(t, answerInvalidToken, a.get(idToken))
 	require.Equal(t, 1, sp.op.Requests(oidctest.EndpointIntrospection))
+	// After a refresh, ID tokens have neither nonce nor at_hash; Okta
+	// answers for them as active Bearer tokens.
+	refreshed := sp.sign(t, "JWT", sp.claims(map[string]any{"azp": "api", "email": "alice@example.com"}))
+	requireAnswer(t, answerInvalidToken, a.get(refreshed))
+	logout := sp.sign(t, "logout+jwt", sp.claims(map[string]any{"jti": "j"}))
+	requireAnswer(t, answerInvalidToken, a.get(logout))
+	access := sp.sign(t, "JWT", sp.claims(map[string]any{"client_id": "api", "scope": "openid"}))
+	require.Equal(t, http.StatusOK, a.get(access).Code, "an access token the provider vouches for")
 
 	dex := sp.api(t, nil, func(c *Config) {
 		c.AccessTokenValidation = ValidateIntrospection
