@@ -3,6 +3,7 @@ module github.com/httpoidc/httpoidc
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // cmd/oidc-proxy reads oauth2-proxy configuration files, which are TOML
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/chromedp/chromedp v0.23.0
