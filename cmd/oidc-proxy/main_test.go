@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpoidc/httpoidc/internal/testenv"
+	"github.com/httpoidc/httpoidc/oidctest"
+)
+
+// echoed is what the upstream application saw of a request.
+type echoed struct {
+	URI    string      `json:"uri"`
+	Header http.Header `json:"header"`
+}
+
+// startUpstream starts the application behind the proxy: it answers JSON
+// clients with the request it received, and browsers with a page listing
+// the identity headers and a sign-out link, as an application would.
+func startUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, `<!doctype html><title>app</title><h1>The application</h1>`+
+				`<p>user <span id="user">`+htmlEscape(r.Header.Get("X-Forwarded-User"))+`</span>, email <span id="email">`+
+				htmlEscape(r.Header.Get("X-Forwarded-Email"))+`</span>, proto <span id="proto">`+
+				htmlEscape(r.Header.Get("X-Forwarded-Proto"))+`</span></p><p><a id="sign-out" href="/oauth2/sign_out?rd=%2F">Sign out</a></p>`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echoed{URI: r.RequestURI, Header: r.Header})
+	}))
+	t.Cleanup(app.Close)
+	return app
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
+}
+
+// startProxy runs oidc-proxy in this process with args and environ on l,
+// until the test ends.
+func startProxy(t *testing.T, l net.Listener, args, environ []string) {
+	t.Helper()
+	v, err := parseOptions(args, environ, io.Discard)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := newProxy(ctx, v, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		l.Close()
+	}
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- p.serveListener(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		p.close()
+	})
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return l
+}
+
+// newOP starts oidctest with alice (verified email at example.com) and
+// bob (unverified) and registers the proxy at origin.
+func newOP(t *testing.T, origins ...string) *oidctest.Server {
+	t.Helper()
+	op := oidctest.NewServer()
+	t.Cleanup(op.Close)
+	var redirects, logouts []string
+	for _, o := range origins {
+		redirects = append(redirects, o+"/oauth2/callback")
+		logouts = append(logouts, o+"/oauth2/sign_out")
+	}
+	op.AddClient(oidctest.Client{ID: "proxy", Secret: "proxy-secret", RedirectURIs: redirects, PostLogoutRedirectURIs: logouts})
+	op.AddUser(oidctest.User{Subject: "alice", Claims: map[string]any{
+		"email": "alice@example.com", "email_verified": true, "preferred_username": "alice", "groups": []any{"staff"},
+	}})
+	op.AddUser(oidctest.User{Subject: "bob", Claims: map[string]any{"email": "bob@example.com", "email_verified": false}})
+	return op
+}
+
+func newJar(t *testing.T) http.CookieJar {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return jar
+}
+
+// getJSON fetches url as an API client would and decodes what the
+// upstream echoed.
+func getJSON(t *testing.T, client *http.Client, url string, header http.Header) (int, echoed) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header = header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var e echoed
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	}
+	return resp.StatusCode, e
+}
+
+func TestProxyGuideConfigurationInProcess(t *testing.T) {
+	app := startUpstream(t)
+	l := listen(t)
+	origin := "http://" + l.Addr().String()
+	op := newOP(t, origin)
+	op.AutoLogin("alice")
+	cfg := guideConfig(t, map[string]string{
+		"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
+		"<HTTP_ADDRESS>": l.Addr().String(),
+	})
+	// cookie_secure = true, as in the guide, would keep a plain-http
+	// client from sending the cookie back; HAProxyTLS tests keep it.
+	startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false"}, guideStartLine...), nil)
+
+	client := &http.Client{Jar: newJar(t), Timeout: 20 * time.Second}
+	status, e := getJSON(t, client, origin+"/page", http.Header{"X-Forwarded-User": {"mallory"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "/page", e.URI)
+	require.Equal(t, []string{"alice"}, e.Header.Values("X-Forwarded-User"))
+	require.Equal(t, "alice@example.com", e.Header.Get("X-Forwarded-Email"))
+	require.NotEmpty(t, e.Header.Get("X-Forwarded-Access-Token"), "pass_access_token")
+	require.True(t, strings.HasPrefix(e.Header.Get("Authorization"), "Bearer ey"), "pass_authorization_header")
+
+	resp, err := client.Get(origin + "/ping")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestProxyClientSecretsFile(t *testing.T) {
+	app := startUpstream(t)
+	l := listen(t)
+	origin := "http://" + l.Addr().String()
+	op := newOP(t, origin)
+	op.AutoLogin("alice")
+	secrets := filepath.Join(t.TempDir(), "client_secrets.json")
+	require.NoError(t, os.WriteFile(secrets, op.ClientSecrets("proxy"), 0o600))
+	environ := []string{
+		"OAUTH2_PROXY_CLIENT_SECRETS=" + secrets,
+		"OAUTH2_PROXY_UPSTREAMS=" + app.URL,
+		"OAUTH2_PROXY_EMAIL_DOMAINS=*",
+		"OAUTH2_PROXY_COOKIE_SECRET=0123456789abcdef",
+		"OAUTH2_PROXY_COOKIE_SECURE=false",
+		"OAUTH2_PROXY_SKIP_PROVIDER_BUTTON=true",
+	}
+	startProxy(t, l, []string{"--redirect-url", origin + "/oauth2/callback"}, environ)
+	client := &http.Client{Jar: newJar(t), Timeout: 20 * time.Second}
+	status, e := getJSON(t, client, origin+"/", nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "alice", e.Header.Get("X-Forwarded-User"))
+}
+
+func TestProxyRedisSessionsSharedByReplicas(t *testing.T) {
+	redisAddr := testenv.StartRedis(t)
+	app := startUpstream(t)
+	// Two replicas behind one name, as behind a load balancer: a browser
+	// logged in through one is logged in at the other.
+	first, second := listen(t), listen(t)
+	firstOrigin, secondOrigin := "http://"+first.Addr().String(), "http://"+second.Addr().String()
+	op := newOP(t, firstOrigin)
+	op.AutoLogin("alice")
+	for _, l := range []net.Listener{first, second} {
+		cfg := guideConfig(t, map[string]string{
+			"<REDIRECT_URL>": firstOrigin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
+			"<HTTP_ADDRESS>": l.Addr().String(),
+		})
+		startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false", "--redis-url", "redis://" + redisAddr + "/0"}, guideStartLine...), nil)
+	}
+	client := &http.Client{Jar: newJar(t), Timeout: 20 * time.Second}
+	status, _ := getJSON(t, client, firstOrigin+"/", nil)
+	require.Equal(t, http.StatusOK, status)
+	// Cookie jars ignore ports: the second replica gets the same cookie.
+	noRedirect := &http.Client{Jar: client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	status, e := getJSON(t, noRedirect, secondOrigin+"/shared", nil)
+	require.Equal(t, http.StatusOK, status, "the session is in Redis, not in the first replica")
+	require.Equal(t, "alice", e.Header.Get("X-Forwarded-User"))
+}
