@@ -121,6 +121,9 @@ func (oc *OpenIDConnect) ReverseProxy(upstream *url.URL, pc ProxyConfig) (http.H
 		return nil, fmt.Errorf("%w: ReverseProxy: Prefix must be a path below /, got %q", ErrInvalidConfig, pc.Prefix)
 	}
 	pc.Prefix = strings.TrimSuffix(pc.Prefix, "/")
+	if oc.cfg.BasePath != "" {
+		return nil, fmt.Errorf("%w: ReverseProxy: the proxy serves the whole site: leave Config.BasePath empty, got %q", ErrInvalidConfig, oc.cfg.BasePath)
+	}
 	if !oc.cfg.ResourceServerOnly {
 		for name, path := range map[string]string{"CallbackPath": oc.cfg.CallbackPath, "LogoutPath": oc.cfg.LogoutPath} {
 			if !strings.HasPrefix(path, pc.Prefix+"/") {
@@ -490,7 +493,7 @@ func (p *reverseProxy) returnTarget(r *http.Request, rd string) string {
 		}
 		rd = u.RequestURI()
 	}
-	return safeNext(rd)
+	return p.oc.SafeRedirect(rd)
 }
 
 var signInPage = template.Must(template.New("sign_in").Parse(`<!doctype html>
@@ -510,6 +513,6 @@ func (p *reverseProxy) writeSignInPage(w http.ResponseWriter, r *http.Request, s
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_ = signInPage.Execute(w, struct{ Start, Next string }{p.cfg.Prefix + "/start", safeNext(next)})
+		_ = signInPage.Execute(w, struct{ Start, Next string }{p.cfg.Prefix + "/start", p.oc.SafeRedirect(next)})
 	}
 }

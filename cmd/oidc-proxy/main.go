@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -220,8 +221,10 @@ func libraryConfig(v values) (httpoidc.Config, httpoidc.ProxyConfig, error) {
 	return cfg, pc, nil
 }
 
-// loginPolicy maps who may log in: email_domains, allowed_groups,
-// oidc_groups_claim and insecure_oidc_allow_unverified_email.
+// loginPolicy maps who may log in onto httpoidc's policy, as oauth2-proxy
+// decides it: email_domains (* for any), allowed_groups read from
+// oidc_groups_claim, and a verified email unless
+// insecure_oidc_allow_unverified_email.
 func loginPolicy(v values, cfg *httpoidc.Config) error {
 	domains := v.lists["email_domains"]
 	if len(domains) == 0 {
@@ -229,7 +232,14 @@ func loginPolicy(v values, cfg *httpoidc.Config) error {
 		// rather than start a proxy that refuses everyone.
 		return fmt.Errorf("%w: missing setting email_domains (use * for any)", errUsage)
 	}
-	_ = cfg
+	if !slices.Contains(domains, "*") {
+		cfg.AllowedEmailDomains = domains
+	}
+	insecure := v.text["insecure_oidc_allow_unverified_email"] == "true"
+	cfg.InsecureAllowUnverifiedEmail = insecure && len(cfg.AllowedEmailDomains) > 0
+	cfg.RequireVerifiedEmail = !insecure
+	cfg.AllowedGroups = v.lists["allowed_groups"]
+	cfg.GroupsClaim = v.text["oidc_groups_claim"]
 	return nil
 }
 

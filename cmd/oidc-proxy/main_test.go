@@ -204,3 +204,37 @@ func TestProxyRedisSessionsSharedByReplicas(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "the session is in Redis, not in the first replica")
 	require.Equal(t, "alice", e.Header.Get("X-Forwarded-User"))
 }
+
+func TestProxyLoginPolicy(t *testing.T) {
+	tests := []struct {
+		name   string
+		user   string
+		args   []string
+		status int
+	}{
+		{"verified email in the domain", "alice", nil, http.StatusOK},
+		{"unverified email refused", "bob", []string{"--insecure-oidc-allow-unverified-email=false"}, http.StatusForbidden},
+		{"unverified email with the guide's start line", "bob", guideStartLine, http.StatusOK},
+		{"other domain", "alice", []string{"--email-domain=example.org"}, http.StatusForbidden},
+		{"any domain", "alice", []string{"--email-domain=*"}, http.StatusOK},
+		{"group required", "alice", []string{"--allowed-group=admins"}, http.StatusForbidden},
+		{"group held", "alice", []string{"--allowed-group=admins,staff"}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := startUpstream(t)
+			l := listen(t)
+			origin := "http://" + l.Addr().String()
+			op := newOP(t, origin)
+			op.AutoLogin(tt.user)
+			cfg := guideConfig(t, map[string]string{
+				"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
+				"<HTTP_ADDRESS>": l.Addr().String(),
+			})
+			startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false", "--scope=openid email profile groups"}, tt.args...), nil)
+			client := &http.Client{Jar: newJar(t), Timeout: 20 * time.Second}
+			status, _ := getJSON(t, client, origin+"/", nil)
+			require.Equal(t, tt.status, status)
+		})
+	}
+}
