@@ -53,6 +53,7 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
     groups: ['groups'],
+    roles: ['realm_access', 'resource_access', 'roles'],
   },
   // By default (spec-conform) a code flow's ID token carries no scope claims;
   // userinfo does. Tests can ask for them in the ID token too.
@@ -72,6 +73,7 @@ const provider = new Provider(issuer, {
     return u && {
       accountId: sub,
       claims: () => ({
+        ...(u.claims || {}),
         sub,
         email: u.email,
         email_verified: u.email_verified,

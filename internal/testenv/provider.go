@@ -60,6 +60,10 @@ type User struct {
 	EmailVerified bool
 	Name          string
 	Groups        []string
+	// Claims are more claims, released with the scope "roles": nested role
+	// claims as Keycloak has them, realm_access {"roles": [...]} and
+	// resource_access {client: {"roles": [...]}}, or a top-level roles.
+	Claims map[string]any
 }
 
 // Resource is a protected API, named by its resource indicator (RFC 8707).
@@ -218,12 +222,13 @@ func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 		AuthMethod             string   `json:"token_endpoint_auth_method"`
 	}
 	type wireUser struct {
-		Subject       string   `json:"sub"`
-		Password      string   `json:"password"`
-		Email         string   `json:"email,omitempty"`
-		EmailVerified bool     `json:"email_verified"`
-		Name          string   `json:"name,omitempty"`
-		Groups        []string `json:"groups"`
+		Subject       string         `json:"sub"`
+		Password      string         `json:"password"`
+		Email         string         `json:"email,omitempty"`
+		EmailVerified bool           `json:"email_verified"`
+		Name          string         `json:"name,omitempty"`
+		Groups        []string       `json:"groups"`
+		Claims        map[string]any `json:"claims,omitempty"`
 	}
 	type wireResource struct {
 		Indicator      string   `json:"indicator"`
