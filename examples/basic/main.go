@@ -4,7 +4,10 @@
 //	OIDC_CLIENT_SECRETS=client_secrets.json go run ./examples/basic
 //
 // Every OIDC_* variable of httpoidc.ConfigFromEnv applies; LISTEN_ADDR is
-// the address to listen on (default 127.0.0.1:8080).
+// the address to listen on (default 127.0.0.1:8080). /admin is only for
+// members of ADMIN_GROUP (default admins), read from OIDC_GROUPS_CLAIM
+// (default groups; add the groups scope to OIDC_SCOPES if the provider
+// needs it).
 package main
 
 import (
@@ -84,6 +87,13 @@ func routes(oc *httpoidc.OpenIDConnect) http.Handler {
 		}
 		fmt.Fprint(w, "Not logged in")
 	})
+	adminGroup := os.Getenv("ADMIN_GROUP")
+	if adminGroup == "" {
+		adminGroup = "admins"
+	}
+	mux.Handle("GET /admin", oc.RequireGroup(adminGroup)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "Hello admin %s", httpoidc.UserFrom(r.Context()).Email)
+	})))
 	mux.Handle("GET /api", oc.AcceptToken()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := httpoidc.TokenFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
