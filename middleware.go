@@ -290,6 +290,7 @@ func (oc *OpenIDConnect) writeError(w http.ResponseWriter, r *http.Request, stat
 	w.WriteHeader(status)
 	code := map[int]string{
 		http.StatusUnauthorized:       "login_required",
+		http.StatusForbidden:          "access_denied",
 		http.StatusServiceUnavailable: "temporarily_unavailable",
 	}[status]
 	if code == "" {
