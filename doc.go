@@ -43,6 +43,16 @@
 // that the userinfo response is for the same subject; it renews the session
 // token and returns only to a path on the same site.
 //
+// # Who may log in, and calling APIs as the user
+//
+// Config.AllowedEmailDomains, Config.AllowedGroups and Config.Authorize
+// refuse logins at the callback, before any session exists, and again
+// after every refresh. Config.GroupsClaim says where User.Groups are read
+// (realm_access.roles, resource_access.{client_id}.roles, ...);
+// RequireGroup and RequireTokenGroup keep routes for some groups.
+// Client and User.TokenSource send the user's access token to other APIs,
+// refreshing and saving it when due.
+//
 // # Protecting an API
 //
 // AcceptToken validates bearer tokens as RFC 9068 JWT access tokens against
