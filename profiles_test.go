@@ -2,10 +2,13 @@ package httpoidc
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -199,5 +202,51 @@ func TestProviderProfiles(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestProviderLogoutTokens posts each provider's back-channel logout token,
+// and its ID token, to the app's back-channel logout endpoint: the logout
+// token is taken (Hydra's, which lacks exp, only with
+// InsecureAcceptLogoutTokensWithoutExp), the ID token never. Like
+// TestProviderProfiles it runs against oidctest profiles reproduced from
+// the providers' documentation, not the providers.
+func TestProviderLogoutTokens(t *testing.T) {
+	for _, p := range oidctest.Profiles() {
+		for _, optIn := range []bool{false, true} {
+			op := oidctest.NewServer(oidctest.WithProfile(p))
+			t.Cleanup(op.Close)
+			op.AddClient(oidctest.Client{ID: "app", Secret: "app-secret"})
+			logout := op.LogoutToken("app", "alice", "sid-1")
+			if logout == "" {
+				continue // no back-channel logout at this provider
+			}
+			t.Run(fmt.Sprintf("%s opt-in %t", p, optIn), func(t *testing.T) {
+				oc, err := New(context.Background(), Config{
+					ClientSecrets: &ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: op.URL,
+						RedirectURIs: []string{"http://127.0.0.1:1/authorize"}},
+					InsecureAcceptLogoutTokensWithoutExp: optIn,
+					Now:                                  op.Now,
+					Logger:                               slog.New(slog.DiscardHandler),
+				})
+				require.NoError(t, err)
+				app := oc.Handler(http.NotFoundHandler())
+				post := func(token string) int {
+					req := httptest.NewRequest(http.MethodPost, "/backchannel-logout", strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					rec := httptest.NewRecorder()
+					app.ServeHTTP(rec, req)
+					return rec.Code
+				}
+				toks, err := op.IssueTokens(oidctest.TokenRequest{ClientID: "app", Subject: "alice", Scopes: []string{"openid"}})
+				require.NoError(t, err)
+				require.Equal(t, http.StatusBadRequest, post(toks.IDToken), "an ID token is not a logout token")
+				want := http.StatusOK
+				if p == oidctest.Hydra && !optIn {
+					want = http.StatusBadRequest // no exp
+				}
+				require.Equal(t, want, post(logout))
+			})
+		}
 	}
 }
