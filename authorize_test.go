@@ -373,6 +373,9 @@ func TestOnLogoutReasons(t *testing.T) {
 			require.NoError(h.t, err)
 			resp.Body.Close()
 			require.Equal(h.t, http.StatusOK, resp.StatusCode)
+			// A back-channel logout is reported when the session it ended
+			// is next used.
+			h.get(h.client, "/")
 		}, httpoidc.LogoutBackchannel},
 		{"refresh refused", nil, func(h *harness) {
 			h.op.Revoke(h.me(h.client)["refresh_token"].(string))

@@ -160,12 +160,21 @@ type Config struct {
 	// Sessions stores the login. Default: an scs session manager with an
 	// HttpOnly, SameSite=Lax cookie named httpoidc_session, Secure unless
 	// the redirect URL is plain http on a loopback address, kept in
-	// SessionStore.
+	// SessionStore, and sessions lasting 24 hours. Two OpenIDConnects that
+	// wrap the same requests need a Sessions each (scs.New()).
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the default session manager. Default:
 	// in memory. Give every replica the same shared store, such as
 	// goredisstore.New(redisClient), to run several replicas.
 	SessionStore scs.Store
+	// CookieSecret seals the short-lived cookie that carries a login in
+	// progress (state, nonce, PKCE verifier, return path) with AES-GCM
+	// (OIDC_COOKIE_SECRET). It must be at least 32 bytes, random. Default: a
+	// key derived with HKDF from the client secret, so replicas sharing the
+	// client secrets agree with no set-up; a client without a secret gets a
+	// random key per process, so its logins must come back to the process
+	// that started them.
+	CookieSecret string
 	// HTTPClient makes every request to the provider. Default: a client
 	// with a Timeout of Timeout.
 	HTTPClient *http.Client
@@ -346,6 +355,9 @@ func (c *Config) withDefaults() {
 	}
 }
 
+// minCookieSecret is the shortest Config.CookieSecret accepted: 256 bits.
+const minCookieSecret = 32
+
 func (c *Config) validate() error {
 	if !slices.Contains(c.Scopes, "openid") {
 		return fmt.Errorf("%w: Scopes must contain openid, got %q", ErrInvalidConfig, strings.Join(c.Scopes, " "))
@@ -366,6 +378,9 @@ func (c *Config) validate() error {
 	case ValidateAuto, ValidateJWT, ValidateIntrospection:
 	default:
 		return fmt.Errorf("%w: unknown AccessTokenValidation %q", ErrInvalidConfig, c.AccessTokenValidation)
+	}
+	if c.CookieSecret != "" && len(c.CookieSecret) < minCookieSecret {
+		return fmt.Errorf("%w: CookieSecret (OIDC_COOKIE_SECRET) must be at least %d bytes, got %d", ErrInvalidConfig, minCookieSecret, len(c.CookieSecret))
 	}
 	for name, path := range map[string]string{"CallbackPath": c.CallbackPath, "LogoutPath": c.LogoutPath, "BackchannelLogoutPath": c.BackchannelLogoutPath} {
 		if !strings.HasPrefix(path, "/") {
@@ -396,7 +411,8 @@ func (c *Config) validate() error {
 // OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH, OIDC_LOGOUT_PATH,
 // OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE, OIDC_ALLOWED_CLIENTS,
 // OIDC_ACCESS_TOKEN_VALIDATION, OIDC_LAZY_DISCOVERY, OIDC_BASE_PATH,
-// OIDC_END_SESSION_URL, OIDC_ALLOWED_EMAIL_DOMAINS and OIDC_ALLOWED_GROUPS
+// OIDC_END_SESSION_URL, OIDC_COOKIE_SECRET, OIDC_ALLOWED_EMAIL_DOMAINS and
+// OIDC_ALLOWED_GROUPS
 // (comma or space separated), OIDC_GROUPS_CLAIM and
 // OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL (oauth2-proxy users set its
 // equivalent in their environment); the other Insecure settings have no
@@ -468,6 +484,7 @@ func ConfigFromEnv() (Config, error) {
 	c.AllowedClients = strings.FieldsFunc(env.str("OIDC_ALLOWED_CLIENTS"), func(r rune) bool { return r == ',' || r == ' ' })
 	c.AccessTokenValidation = env.str("OIDC_ACCESS_TOKEN_VALIDATION")
 	c.LazyDiscovery = env.boolean("OIDC_LAZY_DISCOVERY", false)
+	c.CookieSecret = env.str("OIDC_COOKIE_SECRET")
 	if env.err != nil {
 		return Config{}, env.err
 	}

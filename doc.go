@@ -19,6 +19,7 @@
 //		if err != nil {
 //			log.Fatal(err)
 //		}
+//		defer oc.Close()
 //		mux := http.NewServeMux()
 //		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 //			if u := httpoidc.UserFrom(r.Context()); u.LoggedIn() {

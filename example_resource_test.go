@@ -29,6 +29,7 @@ func ExampleOpenIDConnect_AcceptToken() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer oc.Close()
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/me", oc.AcceptToken("profile")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := httpoidc.TokenFrom(r.Context())

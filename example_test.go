@@ -36,6 +36,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer oc.Close()
 	mux.Handle("/", oc.Handler(oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Welcome %s", httpoidc.UserFrom(r.Context()).Email)
 	}))))
@@ -75,6 +76,7 @@ func ExampleParseClientSecrets() {
 // middleware.
 func ExampleOpenIDConnect_RequireLogin() {
 	oc, _ := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true})
+	defer oc.Close()
 	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "secret admin page")
 	})

@@ -124,6 +124,7 @@ func FuzzCallbackQuery(f *testing.F) {
 		Logger:        slog.New(slog.DiscardHandler),
 	})
 	require.NoError(f, err)
+	f.Cleanup(oc.Close)
 	handler := oc.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t := UserFrom(r.Context())
 		if t.LoggedIn() {

@@ -46,12 +46,10 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	ctx := r.Context()
-	d := oc.loadSession(ctx)
 	query := r.URL.Query()
-	pending, found := d.takePending(query.Get("state"), oc.cfg.Now())
-	// The state is spent whatever happens next, so a failed attempt cannot
-	// be retried with another code.
-	oc.saveSession(ctx, d)
+	// The state is spent whatever happens next: its cookie is cleared, so
+	// a failed attempt cannot be retried with another code.
+	pending, found := oc.pending.take(w, r, query.Get("state"), oc.cfg.Now())
 	login, err := oc.completeLogin(ctx, query, pending, found)
 	if err != nil {
 		var le *loginError
@@ -70,17 +68,26 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 		oc.denyAccess(w, r, login.Subject, err)
 		return
 	}
-	// A new session token at login defeats session fixation.
+	login.Obtained = oc.cfg.Now().Unix()
+	issuer := oc.secrets.Issuer
+	if p := oc.provider.Load(); p != nil {
+		issuer = p.issuer
+	}
+	// The server-side session starts here, with a new session token, which
+	// also defeats session fixation.
+	if err := oc.stampLogin(ctx, issuer, login); err != nil {
+		oc.log.Error("httpoidc: login failed: session store", "error", err)
+		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
+		return
+	}
 	if err := oc.sessions.RenewToken(ctx); err != nil {
 		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
 		return
 	}
+	d := oc.loadSession(ctx)
 	d.Login = login
 	d.Logout = nil
 	oc.saveSession(ctx, d)
-	if p := oc.provider.Load(); p != nil {
-		oc.indexSession(ctx, p.issuer, login)
-	}
 	u := oc.newUser(ctx, login)
 	if oc.cfg.OnLogin != nil {
 		oc.cfg.OnLogin(ctx, u)
@@ -277,10 +284,17 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // endLogin clears the login from the session and renews the session token,
-// so the old cookie no longer names any server-side state.
+// so the old cookie no longer names any server-side state. It also raises
+// the login's logout epoch, so that a copy of the login that a concurrent
+// request saves afterwards is over too.
 func (oc *OpenIDConnect) endLogin(ctx context.Context, u *User, reason LogoutReason) error {
 	oc.onLogout(ctx, u, reason)
 	d := oc.loadSession(ctx)
+	if d.Login != nil {
+		if err := oc.endThisLogin(ctx, d.Login, reason); err != nil {
+			return err
+		}
+	}
 	d.Login = nil
 	oc.saveSession(ctx, d)
 	if err := oc.sessions.RenewToken(ctx); err != nil {
@@ -304,8 +318,8 @@ func addQuery(endpoint string, q url.Values) string {
 }
 
 // handleBackchannelLogout implements OpenID Connect Back-Channel Logout
-// 1.0: the provider posts a signed logout token and the sessions it names
-// are destroyed in the session store.
+// 1.0: the provider posts a signed logout token and the logins it names
+// are over, on every replica sharing the session store (logoutepoch.go).
 func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	fail := func(status int, code, description string) {
@@ -346,12 +360,18 @@ func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.
 		fail(http.StatusBadRequest, "invalid_request", "logout token already used")
 		return
 	}
-	n, err := oc.destroyIndexedSessions(r.Context(), p.issuer, token.SessionID, token.Subject, oc.backchannelLoggedOut)
+	// Back-Channel Logout 1.0 §2.5: a sid ends the logins of that provider
+	// session; a sub alone ends every login of the user.
+	if token.SessionID != "" {
+		err = oc.endProviderSession(r.Context(), p.issuer, token.SessionID)
+	} else {
+		err = oc.endUserLogins(r.Context(), p.issuer, token.Subject)
+	}
 	if err != nil {
 		oc.log.Error("httpoidc: back-channel logout: session store", "error", err)
 		fail(http.StatusInternalServerError, "server_error", "session store unavailable")
 		return
 	}
-	oc.log.Info("httpoidc: back-channel logout", "sub", token.Subject, "sessions", n)
+	oc.log.Info("httpoidc: back-channel logout", "sub", token.Subject, "by_sid", token.SessionID != "")
 	w.WriteHeader(http.StatusOK)
 }

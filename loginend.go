@@ -18,7 +18,9 @@ const (
 	// to the provider's end session endpoint (RP-Initiated Logout 1.0).
 	LogoutRPInitiated LogoutReason = "rp-initiated"
 	// LogoutBackchannel: the provider ended the login with a back-channel
-	// logout token (Back-Channel Logout 1.0).
+	// logout token (Back-Channel Logout 1.0). OnLogout runs when the
+	// session is next used: the token may end any number of sessions, and
+	// none is looked up when it arrives.
 	LogoutBackchannel LogoutReason = "backchannel"
 	// LogoutRefreshRefused: the provider refused to refresh the tokens, or
 	// there was no refresh token when the access token expired.
@@ -62,29 +64,4 @@ func (oc *OpenIDConnect) onLogout(ctx context.Context, u *User, reason LogoutRea
 	if oc.cfg.OnLogout != nil {
 		oc.cfg.OnLogout(ctx, u, reason)
 	}
-}
-
-// backchannelLoggedOut runs OnLogout for a session a back-channel logout
-// token ends, read from the session store before it is deleted.
-func (oc *OpenIDConnect) backchannelLoggedOut(ctx context.Context, token string) {
-	if oc.cfg.OnLogout == nil {
-		return
-	}
-	raw, found, err := oc.store(ctx).find(token)
-	if err != nil || !found {
-		return
-	}
-	_, values, err := oc.sessions.Codec.Decode(raw)
-	if err != nil {
-		return
-	}
-	encoded, _ := values[sessionKey].(string)
-	d := decodeSession(encoded)
-	if d.Login == nil {
-		return
-	}
-	u := oc.newUser(ctx, d.Login)
-	// This context holds no session: the user cannot act on it.
-	u.oc = nil
-	oc.onLogout(ctx, u, LogoutBackchannel)
 }

@@ -136,7 +136,15 @@ func (oc *OpenIDConnect) serveWithUser(w http.ResponseWriter, r *http.Request, n
 		login = oc.testingLogin()
 	} else {
 		var refused bool
-		login, refused = oc.loadUser(r)
+		var err error
+		login, refused, err = oc.loadUser(r)
+		if err != nil {
+			oc.log.Error("httpoidc: session store unavailable", "path", r.URL.Path, "error", err)
+			w.Header().Set("Retry-After", "5")
+			oc.writeError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+				"Your session cannot be checked right now. Please try again in a moment.")
+			return
+		}
 		if refused && isNavigation(r) {
 			target := oc.SafeRedirect("")
 			if oc.cfg.PreserveNextOnError {
@@ -209,7 +217,8 @@ func isNavigation(r *http.Request) bool {
 }
 
 // startLogin sends the browser to the provider's authorization endpoint,
-// remembering state, nonce, PKCE verifier and return path in the session.
+// remembering state, nonce, PKCE verifier and return path in a sealed
+// cookie (pendinglogin.go): nothing is stored on the server.
 func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next string) {
 	ctx := r.Context()
 	p, err := oc.discover(ctx)
@@ -224,9 +233,11 @@ func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next
 		Next:     oc.SafeRedirect(next),
 		Created:  oc.cfg.Now().Unix(),
 	}
-	d := oc.loadSession(ctx)
-	d.addPending(pending, oc.cfg.Now())
-	oc.saveSession(ctx, d)
+	if err := oc.pending.add(w, r, pending, oc.cfg.Now()); err != nil {
+		oc.log.Error("httpoidc: starting login", "error", err)
+		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The login could not be started.")
+		return
+	}
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(pending.Nonce), oauth2.S256ChallengeOption(pending.Verifier)}
 	if _, set := oc.cfg.AuthParams["prompt"]; !set && slices.Contains(oc.cfg.Scopes, "offline_access") {
 		// OpenID Connect Core §11: providers ignore offline_access unless

@@ -69,6 +69,7 @@ func TestRequireLoginLetsPreflightThrough(t *testing.T) {
 func TestRequireLoginWithoutHandlerIsAnError(t *testing.T) {
 	oc, err := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	rec := httptest.NewRecorder()
 	oc.RequireLogin(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	require.Equal(t, http.StatusInternalServerError, rec.Code)

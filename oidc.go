@@ -38,6 +38,14 @@ type OpenIDConnect struct {
 
 	refreshes refresher
 	resource  resourceServer
+
+	// pending seals logins in progress into cookies; nil with
+	// ResourceServerOnly.
+	pending *pendingCookies
+	// memory is the in-memory session store New created, whose cleanup
+	// goroutine Close stops; nil when the application gave a store.
+	memory    *memoryStore
+	closeOnce sync.Once
 }
 
 // providerState is everything learnt from the provider's discovery
@@ -100,14 +108,39 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 	}
 	oc.sessions = cfg.Sessions
 	if oc.sessions == nil && !cfg.ResourceServerOnly {
-		oc.sessions = scs.New()
-		oc.sessions.Cookie.Name = "httpoidc_session"
-		oc.sessions.Cookie.HttpOnly = true
-		oc.sessions.Cookie.SameSite = http.SameSiteLaxMode
-		oc.sessions.Cookie.Secure = !isLoopbackHTTP(oc.redirectURL)
-		if cfg.SessionStore != nil {
-			oc.sessions.Store = cfg.SessionStore
+		// Not scs.New, which starts a memory store's goroutine that no
+		// one can stop (memorystore.go). The one difference: the managers
+		// built here share a context key, so two of them must not wrap
+		// the same request (Config.Sessions says so).
+		oc.sessions = &scs.SessionManager{
+			Lifetime: 24 * time.Hour,
+			Store:    cfg.SessionStore,
+			Codec:    scs.GobCodec{},
+			ErrorFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+				oc.log.Error("httpoidc: session store", "path", r.URL.Path, "error", err)
+				oc.writeError(w, r, http.StatusInternalServerError, "Internal error", "The session could not be loaded or saved.")
+			},
+			Cookie: scs.SessionCookie{
+				Name:     "httpoidc_session",
+				Path:     "/",
+				HttpOnly: true,
+				SameSite: http.SameSiteLaxMode,
+				Secure:   !isLoopbackHTTP(oc.redirectURL),
+				Persist:  true,
+			},
 		}
+		if cfg.SessionStore == nil {
+			oc.memory = newMemoryStore(time.Minute)
+			oc.sessions.Store = oc.memory
+		}
+	}
+	if !cfg.ResourceServerOnly {
+		key, err := oc.cookieKey()
+		if err != nil {
+			oc.Close()
+			return nil, fmt.Errorf("%w: pending login cookie key: %w", ErrInvalidConfig, err)
+		}
+		oc.pending = newPendingCookies(key, !isLoopbackHTTP(oc.redirectURL))
 	}
 	oc.resource.init(&oc.cfg, oc.secrets.ClientID)
 	if oc.cfg.Audience == "" {
@@ -117,10 +150,28 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		return oc, nil
 	}
 	if _, err := oc.discover(ctx); err != nil {
+		oc.Close()
 		return nil, err
 	}
 	return oc, nil
 }
+
+// Close stops the background work New started: the cleanup goroutine of
+// the in-memory session store New creates when Config gives no store. The
+// OpenIDConnect must not be used after Close; calling Close again does
+// nothing.
+func (oc *OpenIDConnect) Close() {
+	oc.closeOnce.Do(func() {
+		if oc.memory != nil {
+			oc.memory.close()
+		}
+	})
+}
+
+// sharedStore reports whether sessions may be shared with other processes:
+// any store the application gave. The store New creates is this process's
+// alone.
+func (oc *OpenIDConnect) sharedStore() bool { return oc.sessions != nil && oc.memory == nil }
 
 func (oc *OpenIDConnect) loadSecrets() error {
 	switch {

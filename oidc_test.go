@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/httpoidc/httpoidc"
 	"github.com/httpoidc/httpoidc/oidctest"
@@ -33,6 +35,12 @@ type harness struct {
 	config httpoidc.Config
 	// handler is what app serves; serve replaces it.
 	handler *atomic.Value
+}
+
+// serveReplica makes the app server use oc from now on, as if another
+// replica took over.
+func (h *harness) serveReplica(oc *httpoidc.OpenIDConnect) {
+	h.handler.Store(http.HandlerFunc(oc.Handler(testApp(oc)).ServeHTTP))
 }
 
 var alice = oidctest.User{Subject: "alice", Claims: map[string]any{
@@ -72,6 +80,7 @@ func newHarness(t *testing.T, configure func(*httpoidc.Config), opts ...oidctest
 	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t), handler: &handler}
 	oc, err := httpoidc.New(context.Background(), cfg)
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	h.oc = oc
 	handler.Store(oc.Handler(testApp(oc)))
 	return h
@@ -334,13 +343,19 @@ func TestSessionIDRenewedAtLoginAndLogout(t *testing.T) {
 		return ""
 	}
 	h.callbackURL(h.client)
-	before := cookie()
-	require.NotEmpty(t, before, "the pending login lives in a session")
+	require.Empty(t, cookie(), "the pending login lives in its own cookie, not in a session")
 	h.login(h.client)
 	afterLogin := cookie()
-	require.NotEqual(t, before, afterLogin)
-
+	require.NotEmpty(t, afterLogin)
 	resp, body := h.get(h.client, "/local-logout")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	afterLogout := cookie()
+	require.NotEqual(t, afterLogin, afterLogout)
+	h.login(h.client)
+	require.NotEqual(t, afterLogout, cookie(), "a login in an existing session renews its token")
+	afterLogin = cookie()
+
+	resp, body = h.get(h.client, "/local-logout")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	require.NotEqual(t, afterLogin, cookie())
 
@@ -397,5 +412,32 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			require.Error(t, err)
 			require.True(t, errors.Is(err, tt.want), "%v", err)
 		})
+	}
+}
+
+// TestCloseStopsWhatNewStarted: New leaves no goroutine behind once Close
+// is called (issue 11, finding 9: each New left a session store cleanup
+// goroutine running).
+func TestCloseStopsWhatNewStarted(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	configs := map[string]httpoidc.Config{
+		"disabled":            {Disabled: true},
+		"own session store":   {Disabled: true, SessionStore: memstore.NewWithCleanupInterval(0)},
+		"resource server":     {Disabled: true, ResourceServerOnly: true},
+		"lazy discovery":      {LazyDiscovery: true, ClientSecrets: &httpoidc.ClientSecrets{ClientID: "a", ClientSecret: "b", Issuer: "https://op.example", RedirectURIs: []string{"https://app.example/authorize"}}},
+		"failed at discovery": {ClientSecrets: &httpoidc.ClientSecrets{ClientID: "a", ClientSecret: "b", Issuer: "http://127.0.0.1:1", RedirectURIs: []string{"https://app.example/authorize"}}, Timeout: time.Second},
+	}
+	for name, cfg := range configs {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		for range 20 {
+			oc, err := httpoidc.New(context.Background(), cfg)
+			if name == "failed at discovery" {
+				require.Error(t, err, "New cleans up after itself when it fails")
+				continue
+			}
+			require.NoError(t, err, name)
+			oc.Close()
+			oc.Close() // a second Close does nothing
+		}
 	}
 }

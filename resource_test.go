@@ -85,6 +85,7 @@ func newAPI(t testing.TB, configure func(*Config), opts ...oidctest.Option) *api
 	}
 	oc, err := New(context.Background(), cfg)
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	return &api{t: t, op: op, oc: oc}
 }
 
@@ -449,6 +450,7 @@ func TestAcceptTokenScopes(t *testing.T) {
 func TestAcceptTokenRefusesBadScopes(t *testing.T) {
 	oc, err := New(context.Background(), Config{Disabled: true})
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	for _, scope := range []string{"", "a b", `a"b`, `a\b`, "é"} {
 		require.Panics(t, func() { oc.AcceptToken("read", scope) }, scope)
 	}
@@ -890,6 +892,7 @@ func TestAcceptTokenDisabled(t *testing.T) {
 				HTTPClient: &http.Client{Transport: noNetwork{t}}, Logger: slog.New(slog.DiscardHandler),
 			})
 			require.NoError(t, err)
+			t.Cleanup(oc.Close)
 			a := &api{t: t, oc: oc}
 			rec := a.get(tt.token, tt.scopes...)
 			if tt.okFor != "" {
@@ -1025,6 +1028,7 @@ func FuzzBearerToken(f *testing.F) {
 		Disabled: true, TestingProfile: map[string]any{"sub": "tester"}, AcceptFormToken: true, Logger: slog.New(slog.DiscardHandler),
 	})
 	require.NoError(f, err)
+	f.Cleanup(disabled.Close)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
 	handlers := []http.Handler{disabled.AcceptToken()(ok), a.oc.AcceptToken()(ok)}
 	f.Fuzz(func(t *testing.T, authorization, form string) {

@@ -33,6 +33,9 @@ var caseConfig = map[string]func(*httpoidc.Config){
 	"rp-id_token-sub: sub missing, userinfo off": func(c *httpoidc.Config) { c.DisableUserInfo = true },
 }
 
+// pendingLoginAge is past the ten minutes a login may take.
+const pendingLoginAge = 10*time.Minute + time.Second
+
 const (
 	loggedIn  = "logged in"
 	refused   = "400, no session"
@@ -88,6 +91,23 @@ var securityCases = []securityCase{
 		callback := h.callbackURL(newBrowser(t))
 		return h.get(h.client, strings.TrimPrefix(callback, h.app.URL))
 	}},
+	{"pending login cookie changed", refused, withCallback(func(t *testing.T, h *harness, cb *url.URL) {
+		for _, c := range pendingCookies(t, h, h.client) {
+			v := []byte(c.Value)
+			v[len(v)-2] ^= 1
+			setCookie(t, h, h.client, c.Name, string(v))
+		}
+	})},
+	{"pending login cookie moved to another state", refused, withCallback(func(t *testing.T, h *harness, cb *url.URL) {
+		cookies := pendingCookies(t, h, h.client)
+		require.Len(t, cookies, 1)
+		state := "FORGEDSTATEFORGEDSTATEFORG"
+		setCookie(t, h, h.client, strings.TrimSuffix(cookies[0].Name, cb.Query().Get("state"))+state, cookies[0].Value)
+		setQuery(cb, "state", state)
+	})},
+	{"pending login older than 10 minutes", refused, withCallback(func(t *testing.T, h *harness, cb *url.URL) {
+		h.op.Advance(pendingLoginAge)
+	})},
 	{"rp-nonce-unless-code-flow: nonce missing", refused, withFault(oidctest.FaultMissingNonce)},
 	{"rp-nonce-invalid: nonce wrong", refused, withFault(oidctest.FaultWrongNonce)},
 	{"rp-id_token-bad-sig-rs256", refused, withFault(oidctest.FaultBadSignature)},

@@ -2,13 +2,13 @@ package httpoidc
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -22,31 +22,17 @@ import (
 // and codec works.
 const sessionKey = "httpoidc"
 
-const (
-	sessionVersion = 1
-	// maxPendingLogins bounds the logins a browser may have in flight (one
-	// per tab); the oldest is dropped first.
-	maxPendingLogins = 5
-	// pendingLoginTTL is how long the provider may take to send the user
-	// back.
-	pendingLoginTTL = 10 * time.Minute
-)
+// sessionVersion is the format of the stored value. Fields added since
+// are optional, so sessions stored by earlier releases stay readable;
+// their pending logins, now kept in cookies, are ignored.
+const sessionVersion = 1
 
-// sessionData is everything httpoidc keeps in a session.
+// sessionData is everything httpoidc keeps in a session. It exists only
+// for a logged-in user, or one coming back from the provider's logout.
 type sessionData struct {
 	Version int            `json:"v"`
-	Pending []pendingLogin `json:"pending,omitempty"`
 	Logout  *pendingLogout `json:"logout,omitempty"`
 	Login   *loginData     `json:"login,omitempty"`
-}
-
-// pendingLogin is a login sent to the provider and not yet back.
-type pendingLogin struct {
-	State    string `json:"state"`
-	Nonce    string `json:"nonce"`
-	Verifier string `json:"verifier"`
-	Next     string `json:"next"`
-	Created  int64  `json:"created"`
 }
 
 // pendingLogout is an RP-initiated logout sent to the provider.
@@ -65,6 +51,18 @@ type loginData struct {
 	RefreshToken string         `json:"rt,omitempty"`
 	IDToken      string         `json:"idt,omitempty"`
 	Expiry       int64          `json:"exp,omitempty"`
+	// Obtained is when the access token was issued, on the package clock;
+	// with Expiry it gives the token's lifetime. Zero in sessions stored
+	// by earlier releases.
+	Obtained int64 `json:"obtained,omitempty"`
+	// Issuer is the provider's issuer, which scopes the logout records.
+	Issuer string `json:"iss,omitempty"`
+	// ID names this login when the provider sent no sid.
+	ID string `json:"id,omitempty"`
+	// UserEpoch and LoginEpoch are the logout records of the user and of
+	// this login as they stood at login: a logout since has raised them.
+	UserEpoch  int64 `json:"ue,omitempty"`
+	LoginEpoch int64 `json:"le,omitempty"`
 }
 
 // decodeSession parses a stored session value; anything unreadable,
@@ -86,7 +84,7 @@ func (oc *OpenIDConnect) loadSession(ctx context.Context) sessionData {
 }
 
 func (oc *OpenIDConnect) saveSession(ctx context.Context, d sessionData) {
-	if len(d.Pending) == 0 && d.Login == nil && d.Logout == nil {
+	if d.Login == nil && d.Logout == nil {
 		oc.sessions.Remove(ctx, sessionKey)
 		return
 	}
@@ -101,33 +99,6 @@ func (oc *OpenIDConnect) saveSession(ctx context.Context, d sessionData) {
 	oc.sessions.Put(ctx, sessionKey, string(raw))
 }
 
-// addPending records a login, dropping expired ones and the oldest beyond
-// maxPendingLogins.
-func (d *sessionData) addPending(p pendingLogin, now time.Time) {
-	d.Pending = slices.DeleteFunc(d.Pending, func(old pendingLogin) bool {
-		return now.Sub(time.Unix(old.Created, 0)) > pendingLoginTTL
-	})
-	d.Pending = append(d.Pending, p)
-	if over := len(d.Pending) - maxPendingLogins; over > 0 {
-		d.Pending = d.Pending[over:]
-	}
-}
-
-// takePending removes and returns the login with this state: each state is
-// usable once.
-func (d *sessionData) takePending(state string, now time.Time) (pendingLogin, bool) {
-	for i, p := range d.Pending {
-		if state != "" && p.State == state {
-			d.Pending = slices.Delete(d.Pending, i, i+1)
-			if now.Sub(time.Unix(p.Created, 0)) > pendingLoginTTL {
-				return pendingLogin{}, false
-			}
-			return p, true
-		}
-	}
-	return pendingLogin{}, false
-}
-
 // tokenHash keys caches and store indexes by a digest, never by the token.
 func tokenHash(parts ...string) string {
 	h := sha256.New()
@@ -137,15 +108,6 @@ func tokenHash(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
-
-// Back-channel logout needs to find the sessions of a provider session
-// (sid) or user (sub). The index lives in the session store itself, so it
-// is shared by every replica that shares the store.
-func sidIndexKey(issuer, sid string) string { return "httpoidc-sid-" + tokenHash(issuer, sid) }
-func subIndexKey(issuer, sub string) string { return "httpoidc-sub-" + tokenHash(issuer, sub) }
-
-// maxIndexedSessions bounds the sessions remembered per user.
-const maxIndexedSessions = 20
 
 // sessionStore reaches the scs store with the request's context when the
 // store takes one: some stores (goredisstore) only work that way.
@@ -179,64 +141,6 @@ func (s sessionStore) delete(key string) error {
 	return s.store.Delete(key)
 }
 
-func (oc *OpenIDConnect) indexSession(ctx context.Context, issuer string, login *loginData) {
-	token := oc.sessions.Token(ctx)
-	if token == "" {
-		return
-	}
-	expiry := oc.cfg.Now().Add(oc.sessions.Lifetime)
-	store := oc.store(ctx)
-	if login.SessionID != "" {
-		if err := store.commit(sidIndexKey(issuer, login.SessionID), []byte(token), expiry); err != nil {
-			oc.log.Warn("httpoidc: indexing session for back-channel logout", "error", err)
-		}
-	}
-	key := subIndexKey(issuer, login.Subject)
-	var tokens []string
-	if raw, found, err := store.find(key); err == nil && found {
-		_ = json.Unmarshal(raw, &tokens)
-	}
-	tokens = append(slices.DeleteFunc(tokens, func(t string) bool { return t == token }), token)
-	if over := len(tokens) - maxIndexedSessions; over > 0 {
-		tokens = tokens[over:]
-	}
-	raw, _ := json.Marshal(tokens)
-	if err := store.commit(key, raw, expiry); err != nil {
-		oc.log.Warn("httpoidc: indexing session for back-channel logout", "error", err)
-	}
-}
-
-// destroyIndexedSessions deletes the sessions a back-channel logout token
-// names, calling ending with each session's token first, and returns how
-// many index entries it found.
-func (oc *OpenIDConnect) destroyIndexedSessions(ctx context.Context, issuer, sid, sub string, ending func(ctx context.Context, token string)) (int, error) {
-	store := oc.store(ctx)
-	var tokens []string
-	if sid != "" {
-		if raw, found, err := store.find(sidIndexKey(issuer, sid)); err != nil {
-			return 0, err
-		} else if found {
-			tokens = append(tokens, string(raw))
-		}
-	}
-	if sub != "" && sid == "" {
-		if raw, found, err := store.find(subIndexKey(issuer, sub)); err != nil {
-			return 0, err
-		} else if found {
-			var list []string
-			_ = json.Unmarshal(raw, &list)
-			tokens = append(tokens, list...)
-		}
-	}
-	for _, t := range tokens {
-		ending(ctx, t)
-		if err := store.delete(t); err != nil {
-			return 0, err
-		}
-	}
-	return len(tokens), nil
-}
-
 // logoutTokenReplayed records a back-channel logout token ID until the
 // token expires and reports whether it was already recorded. The record is
 // in the session store, so replicas sharing the store share the guard.
@@ -254,7 +158,8 @@ func (oc *OpenIDConnect) logoutTokenReplayed(ctx context.Context, issuer, jti st
 // refresher makes one refresh per refresh token at a time, and remembers
 // recent results: a request that loaded the session just before another
 // request stored the rotated tokens still gets the new ones, instead of
-// replaying a refresh token the provider has already retired.
+// replaying a refresh token the provider has already retired. Across
+// replicas, the session store does the same (sharedrefresh.go).
 type refresher struct {
 	group  singleflight.Group
 	mu     sync.Mutex
@@ -273,13 +178,38 @@ const recentRefreshTTL = time.Minute
 // errRefreshRejected marks a refresh the provider refused: the login is over.
 var errRefreshRejected = errors.New("refresh token rejected")
 
+// The refresh margin is how long before its expiry an access token is
+// renewed: a fifth of its lifetime, at most maxRefreshMargin. It is not
+// ClockSkew: the expiry is counted on this server's clock from expires_in,
+// so no clock difference applies, and a token living less than ClockSkew
+// must still be used before it is renewed (issue 10: Hydra's 30-second
+// tokens with the default 60-second skew expired as they arrived, and the
+// login looped).
+const (
+	refreshMarginDivisor = 5
+	maxRefreshMargin     = time.Minute
+)
+
+// needsRefresh reports whether the login's access token is expired or
+// within the refresh margin of it, and can be renewed. Without a refresh
+// token the login stays as long as the session does: the access token
+// cannot be renewed, and its end must not end the login.
 func (oc *OpenIDConnect) needsRefresh(login *loginData) bool {
-	return login.Expiry != 0 && !oc.cfg.Now().Add(oc.cfg.ClockSkew).Before(time.Unix(login.Expiry, 0))
+	if login.Expiry == 0 || login.RefreshToken == "" {
+		return false
+	}
+	expiry := time.Unix(login.Expiry, 0)
+	margin := maxRefreshMargin
+	if login.Obtained != 0 {
+		margin = min(expiry.Sub(time.Unix(login.Obtained, 0))/refreshMarginDivisor, maxRefreshMargin)
+	}
+	return !oc.cfg.Now().Add(margin).Before(expiry)
 }
 
-// refresh returns the login with fresh tokens. An error wrapping
-// errRefreshRejected means the user must log in again; other errors are
-// transient.
+// refresh returns the login with fresh tokens, making at most one refresh
+// grant per refresh token across all requests and, with a shared session
+// store, all replicas. An error wrapping errRefreshRejected means the user
+// must log in again; other errors are transient.
 func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginData, error) {
 	if login.RefreshToken == "" {
 		return nil, fmt.Errorf("%w: access token expired and no refresh token", errRefreshRejected)
@@ -294,7 +224,14 @@ func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginD
 	}
 	r.mu.Unlock()
 	v, err, _ := r.group.Do(key, func() (any, error) {
-		fresh, err := oc.refreshOnce(context.WithoutCancel(ctx), login)
+		ctx := context.WithoutCancel(ctx)
+		var fresh *loginData
+		var err error
+		if oc.sharedStore() {
+			fresh, err = oc.refreshShared(ctx, key, login)
+		} else {
+			fresh, err = oc.refreshGrant(ctx, login)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -318,6 +255,18 @@ func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginD
 		return nil, err
 	}
 	return v.(*loginData), nil
+}
+
+// refreshGrant makes the refresh grant and notes when the new access token
+// was obtained, for the refresh margin.
+func (oc *OpenIDConnect) refreshGrant(ctx context.Context, login *loginData) (*loginData, error) {
+	obtained := oc.cfg.Now().Unix()
+	fresh, err := oc.refreshOnce(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	fresh.Obtained = obtained
+	return fresh, nil
 }
 
 func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*loginData, error) {
@@ -375,24 +324,50 @@ func (oc *OpenIDConnect) expiryUnix(tok *oauth2.Token) int64 {
 
 // loadUser returns the request's login, refreshing its tokens when they are
 // about to expire. The returned flag is true when a refresh was refused and
-// the login cleared.
-func (oc *OpenIDConnect) loadUser(r *http.Request) (*loginData, bool) {
+// the login cleared. An error means the session store could not say whether
+// a logout ended the login: the request must fail rather than guess.
+func (oc *OpenIDConnect) loadUser(r *http.Request) (*loginData, bool, error) {
 	login, err := oc.currentLogin(r.Context())
-	return login, err != nil
+	var ended *LoginEndedError
+	switch {
+	case errors.As(err, &ended):
+		return nil, ended.Reason == LogoutRefreshRefused || ended.Reason == LogoutAuthorizeRefused, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return login, false, nil
 }
 
 // currentLogin returns the session's login, nil for nobody, refreshing its
-// tokens when they are about to expire. When the provider or Authorize
-// refuses the refresh, the login is ended and the error is a
-// *LoginEndedError.
+// tokens when they are about to expire. When a logout elsewhere has ended
+// the login, or the provider or Authorize refuses the refresh, the login is
+// cleared and the error is a *LoginEndedError; any other error is the
+// session store's.
 func (oc *OpenIDConnect) currentLogin(ctx context.Context) (*loginData, error) {
 	d := oc.loadSession(ctx)
-	if d.Login == nil || !oc.needsRefresh(d.Login) {
+	if d.Login == nil {
+		return nil, nil
+	}
+	if err := oc.endIfLoggedOut(ctx, &d, "httpoidc: login ended by a logout elsewhere"); err != nil {
+		return nil, err
+	}
+	if d.Login.ID == "" {
+		// A session stored by an earlier release: give the login a name of
+		// its own for its logout record.
+		d.Login.ID = rand.Text()
+		oc.saveSession(ctx, d)
+	}
+	if !oc.needsRefresh(d.Login) {
 		return d.Login, nil
 	}
 	fresh, err := oc.refresh(ctx, d.Login)
 	switch {
 	case err == nil:
+		// A logout during the refresh wins: the refreshed login is saved
+		// only if no logout has ended it meanwhile.
+		if err := oc.endIfLoggedOut(ctx, &d, "httpoidc: login ended by a logout during a token refresh"); err != nil {
+			return nil, err
+		}
 		d.Login = fresh
 		oc.saveSession(ctx, d)
 		return fresh, nil
@@ -412,4 +387,22 @@ func (oc *OpenIDConnect) currentLogin(ctx context.Context) (*loginData, error) {
 		oc.log.Warn("httpoidc: token refresh failed", "sub", d.Login.Subject, "error", err)
 		return d.Login, nil
 	}
+}
+
+// endIfLoggedOut clears the session's login when a logout has ended it
+// since it was made, and then returns a *LoginEndedError. OnLogout runs
+// here for a back-channel logout, which cannot reach the sessions it ends;
+// a logout in the app has run it already.
+func (oc *OpenIDConnect) endIfLoggedOut(ctx context.Context, d *sessionData, message string) error {
+	reason, over, err := oc.loggedOut(ctx, d.Login)
+	if err != nil || !over {
+		return err
+	}
+	oc.log.Info(message, "sub", d.Login.Subject, "reason", reason)
+	if reason == LogoutBackchannel {
+		oc.onLogout(ctx, oc.newUser(ctx, d.Login), reason)
+	}
+	d.Login = nil
+	oc.saveSession(ctx, *d)
+	return &LoginEndedError{Reason: reason}
 }

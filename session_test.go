@@ -246,22 +246,41 @@ func TestSessionCookie(t *testing.T) {
 	resp, err := noRedirects(h.client).Get(h.app.URL + "/login")
 	require.NoError(t, err)
 	resp.Body.Close()
-	var cookie *http.Cookie
-	for _, c := range resp.Cookies() {
+	require.Len(t, resp.Cookies(), 1, "only the pending login's cookie, no session")
+	pending := resp.Cookies()[0]
+	require.True(t, strings.HasPrefix(pending.Name, "httpoidc_login_"), pending.Name)
+	require.True(t, pending.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, pending.SameSite, "Lax: the provider's redirect back is a top-level navigation")
+	require.Equal(t, "/", pending.Path)
+	require.Equal(t, 600, pending.MaxAge, "a pending login lives 10 minutes")
+	require.False(t, pending.Secure, "plain http on loopback cannot use Secure cookies")
+
+	h.login(h.client)
+	appURL, _ := url.Parse(h.app.URL)
+	var session *http.Cookie
+	var pendingLeft []string
+	for _, c := range h.client.Jar.Cookies(appURL) {
+		if strings.HasPrefix(c.Name, "httpoidc_login_") {
+			pendingLeft = append(pendingLeft, c.Name)
+		}
 		if c.Name == "httpoidc_session" {
-			cookie = c
+			session = c
 		}
 	}
-	require.NotNil(t, cookie)
-	require.True(t, cookie.HttpOnly)
-	require.Equal(t, http.SameSiteLaxMode, cookie.SameSite)
-	require.False(t, cookie.Secure, "plain http on loopback cannot use Secure cookies")
+	require.Equal(t, []string{pending.Name}, pendingLeft, "the callback cleared the completed login's cookie; the abandoned one waits for its expiry")
+	require.NotNil(t, session)
+	require.False(t, h.oc.Sessions().Cookie.Secure)
+	require.True(t, h.oc.Sessions().Cookie.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, h.oc.Sessions().Cookie.SameSite)
 
-	secure := newHarness(t, func(c *httpoidc.Config) {
-		c.RedirectURL = "https://app.example/authorize"
-		c.LazyDiscovery = true
-	})
+	secure := newHarness(t, func(c *httpoidc.Config) { c.RedirectURL = "https://app.example/authorize" })
 	require.True(t, secure.oc.Sessions().Cookie.Secure)
+	resp, err = noRedirects(secure.client).Get(secure.app.URL + "/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Len(t, resp.Cookies(), 1)
+	require.True(t, strings.HasPrefix(resp.Cookies()[0].Name, "__Host-httpoidc_login_"), "a __Host- cookie: no subdomain can plant one")
+	require.True(t, resp.Cookies()[0].Secure)
 }
 
 func TestSessionIsSmall(t *testing.T) {
@@ -333,6 +352,7 @@ func TestReplicasShareSessionsOverRedis(t *testing.T) {
 			ClientSecrets: secrets, Sessions: sessions, Now: op.Now, Logger: slog.New(slog.DiscardHandler),
 		})
 		require.NoError(t, err)
+		t.Cleanup(oc.Close)
 		srv := httptest.NewServer(oc.Handler(testApp(oc)))
 		t.Cleanup(srv.Close)
 		return srv
@@ -354,4 +374,39 @@ func TestReplicasShareSessionsOverRedis(t *testing.T) {
 	a.Close()
 	current.Store(newReplica())
 	require.True(t, h.loggedIn(h.client), "a restarted replica loses no session")
+}
+
+// TestShortLivedTokensNeverEndTheLogin: access tokens living 5 seconds,
+// less than the default 60-second ClockSkew, neither end the login nor loop
+// through the provider (issue 10: Hydra's 30-second tokens did). With a
+// refresh token they are renewed once per lifetime, not per request;
+// without one the login lasts as long as the session.
+func TestShortLivedTokensNeverEndTheLogin(t *testing.T) {
+	for _, withRefresh := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with refresh tokens", false: "without refresh tokens"}[withRefresh], func(t *testing.T) {
+			opts := []oidctest.Option{oidctest.WithAccessTokenTTL(5 * time.Second)}
+			if !withRefresh {
+				opts = append(opts, oidctest.WithoutRefreshTokens())
+			}
+			h := newHarness(t, nil, opts...)
+			h.login(h.client)
+			require.Equal(t, withRefresh, h.me(h.client)["refresh_token"] != "")
+			tokenCalls := h.op.Requests(oidctest.EndpointToken)
+
+			const seconds = 40
+			for range seconds {
+				h.op.Advance(time.Second)
+				resp, body := h.get(h.client, "/me", "Accept", "application/json")
+				require.Equal(t, http.StatusOK, resp.StatusCode, body)
+			}
+			require.Equal(t, 1, h.op.Requests(oidctest.EndpointAuthorize), "no second login")
+			refreshes := h.op.Requests(oidctest.EndpointToken) - tokenCalls
+			if !withRefresh {
+				require.Zero(t, refreshes)
+				return
+			}
+			// A fifth of 5 s is the margin: one refresh every 4 seconds.
+			require.InDelta(t, seconds/4, refreshes, 1, "one refresh per token lifetime, not per request")
+		})
+	}
 }

@@ -41,6 +41,7 @@ func TestDisabled(t *testing.T) {
 				},
 			})
 			require.NoError(t, err)
+			t.Cleanup(oc.Close)
 			rec := httptest.NewRecorder()
 			oc.Handler(testApp(oc)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
 			require.Equal(t, tt.status, rec.Code, rec.Body.String())
@@ -54,6 +55,7 @@ func TestDisabled(t *testing.T) {
 func TestDisabledProfileIsNotShared(t *testing.T) {
 	oc, err := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true, TestingProfile: map[string]any{"sub": "t", "email": "t@example.com"}})
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	handler := oc.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := httpoidc.UserFrom(r.Context())
 		fmt.Fprint(w, u.Profile["email"])
@@ -78,6 +80,7 @@ func Example_testing() {
 		Disabled:       true,
 		TestingProfile: map[string]any{"sub": "u1", "email": "tester@example.com"},
 	})
+	defer oc.Close()
 	rec := httptest.NewRecorder()
 	oc.Handler(oc.RequireLogin(hello)).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 

@@ -145,6 +145,7 @@ func newOIDC(t *testing.T, cfg httpoidc.Config) *httpoidc.OpenIDConnect {
 	}
 	oc, err := httpoidc.New(testContext(t), cfg)
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	return oc
 }
 

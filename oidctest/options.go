@@ -15,6 +15,7 @@ type options struct {
 	noRegistration  bool
 	noIntrospection bool
 	noEndSession    bool
+	noRefreshTokens bool
 	logger          *slog.Logger
 	profile         Profile
 }
@@ -75,6 +76,12 @@ func WithoutIntrospection() Option {
 // answers 404.
 func WithoutEndSession() Option {
 	return func(o *options) { o.noEndSession = true }
+}
+
+// WithoutRefreshTokens makes the token endpoint issue no refresh tokens,
+// as providers do for clients not allowed them or without offline_access.
+func WithoutRefreshTokens() Option {
+	return func(o *options) { o.noRefreshTokens = true }
 }
 
 // WithLogger sets the logger the provider reports requests and failures

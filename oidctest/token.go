@@ -142,7 +142,7 @@ func (s *Server) codeGrant(c Client, form url.Values) (map[string]any, error) {
 	if len(resources) == 0 {
 		resources = ac.grant.resources
 	}
-	return s.issueTokens(c, ac.grant, ac.grant.scopes, resources, ac.req.nonce, true, s.opts.accessTokenTTL)
+	return s.issueTokens(c, ac.grant, ac.grant.scopes, resources, ac.req.nonce, !s.opts.noRefreshTokens, s.opts.accessTokenTTL)
 }
 
 // checkVerifier implements RFC 7636 §4.6.

@@ -57,6 +57,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer oc.Close()
 
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer, oc.Handler)

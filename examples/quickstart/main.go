@@ -96,6 +96,7 @@ func run(ctx context.Context, appLn, providerLn net.Listener, out io.Writer) err
 		appLn.Close()
 		return err
 	}
+	defer oc.Close()
 	appSrv := &http.Server{Handler: oc.Handler(routes(oc, appURL)), ReadHeaderTimeout: 10 * time.Second}
 	group.Go(func() error { return serve(appSrv, appLn) })
 	fmt.Fprintf(out, "httpoidc quickstart: open %s/ and log in as alice or bob (provider: %s)\n", appURL, provider.URL)

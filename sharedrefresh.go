@@ -1,0 +1,151 @@
+package httpoidc
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Replicas that share a session store also share refreshes. Two replicas
+// refreshing the same session at once would each send the refresh token;
+// a provider that rotates refresh tokens honours the first and refuses the
+// second, and that user would be sent through login again. So the refresh
+// grant is made by one replica only, and its result is kept in the store
+// for recentRefreshTTL under a hash of the old refresh token: the other
+// replicas wait for it and reuse it.
+//
+// scs stores offer no atomic "set if absent", so the one replica is chosen
+// with Fischer's timed mutual exclusion: a replica that finds no claim
+// writes its own, waits refreshClaimDelay, and refreshes only if its claim
+// is still the one stored. That is exact as long as reading the absent
+// claim and writing one's own takes less than refreshClaimDelay, which a
+// working store does by orders of magnitude.
+
+const (
+	// refreshClaimDelay is how long a replica waits after claiming a
+	// refresh before it trusts the claim.
+	refreshClaimDelay = 100 * time.Millisecond
+	// refreshPollInterval is how often a waiting replica looks for the
+	// result.
+	refreshPollInterval = 20 * time.Millisecond
+)
+
+// sharedRefresh is what the store holds about one refresh token's refresh:
+// the new tokens, or why the provider refused.
+type sharedRefresh struct {
+	AccessToken  string `json:"at,omitempty"`
+	RefreshToken string `json:"rt,omitempty"`
+	IDToken      string `json:"idt,omitempty"`
+	Expiry       int64  `json:"exp,omitempty"`
+	Obtained     int64  `json:"obtained,omitempty"`
+	// Profile is there when the refresh updated the profile.
+	Profile map[string]any `json:"profile,omitempty"`
+	Refused string         `json:"refused,omitempty"`
+}
+
+func refreshResultKey(key string) string { return "httpoidc-refreshed-" + key }
+func refreshClaimKey(key string) string  { return "httpoidc-refreshing-" + key }
+
+// refreshShared refreshes the login, or reuses the refresh another replica
+// made or is making of the same refresh token (whose hash is key).
+func (oc *OpenIDConnect) refreshShared(ctx context.Context, key string, login *loginData) (*loginData, error) {
+	store := oc.store(ctx)
+	claim := []byte(rand.Text())
+	// A replica that claimed the refresh and died leaves a claim that
+	// expires: the others then try again.
+	claimTTL := oc.cfg.Timeout + 2*refreshClaimDelay
+	deadline := time.Now().Add(claimTTL + refreshClaimDelay)
+	for {
+		if fresh, found, err := oc.sharedRefreshResult(ctx, key, login); err != nil || found {
+			return fresh, err
+		}
+		current, claimed, err := store.find(refreshClaimKey(key))
+		if err != nil {
+			return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
+		}
+		if !claimed || bytes.Equal(current, claim) {
+			if !claimed {
+				// Stores expire entries by the wall clock.
+				if err := store.commit(refreshClaimKey(key), claim, time.Now().Add(claimTTL)); err != nil {
+					return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
+				}
+			}
+			time.Sleep(refreshClaimDelay)
+			current, claimed, err = store.find(refreshClaimKey(key))
+			if err != nil {
+				return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
+			}
+			if claimed && bytes.Equal(current, claim) {
+				return oc.refreshAndShare(ctx, key, login)
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: another replica's token refresh did not finish", ErrProviderUnavailable)
+		}
+		time.Sleep(refreshPollInterval)
+	}
+}
+
+// refreshAndShare makes the refresh grant this replica claimed and leaves
+// its outcome in the store for the others.
+func (oc *OpenIDConnect) refreshAndShare(ctx context.Context, key string, login *loginData) (*loginData, error) {
+	store := oc.store(ctx)
+	fresh, err := oc.refreshGrant(ctx, login)
+	var shared sharedRefresh
+	switch {
+	case err == nil:
+		shared = sharedRefresh{
+			AccessToken: fresh.AccessToken, RefreshToken: fresh.RefreshToken, IDToken: fresh.IDToken,
+			Expiry: fresh.Expiry, Obtained: fresh.Obtained, Profile: fresh.Profile,
+		}
+	case errors.Is(err, errRefreshRejected):
+		shared = sharedRefresh{Refused: err.Error()}
+	default:
+		// A transient failure is not shared: the next replica to try
+		// makes its own attempt.
+		if derr := store.delete(refreshClaimKey(key)); derr != nil {
+			oc.log.Warn("httpoidc: releasing a token refresh claim", "error", derr)
+		}
+		return nil, err
+	}
+	raw, _ := json.Marshal(shared)
+	if cerr := store.commit(refreshResultKey(key), raw, time.Now().Add(recentRefreshTTL)); cerr != nil {
+		oc.log.Warn("httpoidc: sharing a token refresh with other replicas", "error", cerr)
+	} else if derr := store.delete(refreshClaimKey(key)); derr != nil {
+		oc.log.Warn("httpoidc: releasing a token refresh claim", "error", derr)
+	}
+	return fresh, err
+}
+
+// sharedRefreshResult returns the login with the tokens another replica's
+// refresh of the same refresh token left in the store, if there are any.
+func (oc *OpenIDConnect) sharedRefreshResult(ctx context.Context, key string, login *loginData) (*loginData, bool, error) {
+	raw, found, err := oc.store(ctx).find(refreshResultKey(key))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
+	}
+	if !found {
+		return nil, false, nil
+	}
+	var shared sharedRefresh
+	if err := json.Unmarshal(raw, &shared); err != nil {
+		return nil, false, nil
+	}
+	if shared.Refused != "" {
+		return nil, true, fmt.Errorf("%w: refused when another replica refreshed it (%s)", errRefreshRejected, shared.Refused)
+	}
+	fresh := *login
+	fresh.AccessToken = shared.AccessToken
+	fresh.RefreshToken = shared.RefreshToken
+	fresh.IDToken = shared.IDToken
+	fresh.Expiry = shared.Expiry
+	fresh.Obtained = shared.Obtained
+	if shared.Profile != nil {
+		fresh.Profile = shared.Profile
+	}
+	return &fresh, true, nil
+}
