@@ -27,6 +27,7 @@ func TestLogoutTokenWithoutExp(t *testing.T) {
 			Logger:                               slog.New(slog.DiscardHandler),
 		})
 		require.NoError(t, err)
+		t.Cleanup(oc.Close)
 		return oc.Handler(http.NotFoundHandler())
 	}
 	post := func(h http.Handler, token string) int {

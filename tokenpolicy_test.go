@@ -159,6 +159,7 @@ func (sp *shaped) api(t *testing.T, logs *bytes.Buffer, configure func(*Config))
 	}
 	oc, err := New(context.Background(), cfg)
 	require.NoError(t, err)
+	t.Cleanup(oc.Close)
 	return &api{t: t, op: sp.op, oc: oc}
 }
 
