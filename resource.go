@@ -201,13 +201,10 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	}
 	ctx := r.Context()
 	tok, err := a.oc.validateToken(ctx, raw)
-	var refused *refusal
 	switch {
 	case errors.Is(err, ErrInvalidToken):
 		a.oc.log.Debug("httpoidc: bearer token refused", "path", r.URL.Path, "reason", err)
-		if errors.As(err, &refused) {
-			a.oc.resource.policy.logRefusal(r.URL.Path, refused)
-		}
+		a.oc.resource.policy.logRefusal(r.URL.Path, err)
 		writeBearerError(w, http.StatusUnauthorized, a.invalidToken, "invalid_token", descInvalidToken)
 		return
 	case errors.Is(err, ErrInvalidConfig):

@@ -3,6 +3,7 @@ package httpoidc
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -275,8 +276,9 @@ func unverifiedJWT(raw string) (string, map[string]any) {
 // logRefusal tells the operator, at most once a minute, why a token was
 // refused and which setting fixes it, when one does. The token itself is
 // never logged.
-func (pol *tokenPolicy) logRefusal(path string, r *refusal) {
-	if r.fix == "" || !allowLog(&pol.nextWarning, pol.now()) {
+func (pol *tokenPolicy) logRefusal(path string, err error) {
+	var r *refusal
+	if !errors.As(err, &r) || r.fix == "" || !allowLog(&pol.nextWarning, pol.now()) {
 		return
 	}
 	pol.log.Warn("httpoidc: access token refused: "+r.claim+": "+r.reason+"; "+r.fix,
