@@ -12,6 +12,11 @@
 // -force is given. Install with
 //
 //	go install github.com/httpoidc/httpoidc/cmd/oidc-register@latest
+//
+// or, from a clone of the repository (where the module proxy is out of
+// reach),
+//
+//	go install ./cmd/oidc-register
 package main
 
 import (
@@ -26,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -60,15 +66,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	flags.DurationVar(&opts.timeout, "timeout", 30*time.Second, "time limit for talking to the provider")
-	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: oidc-register [flags] ISSUER REDIRECT_URI...")
-		flags.PrintDefaults()
-	}
+	version := flags.Bool("version", false, "print the version and exit")
+	// Parse reports errors but leaves the help to us: asked for with -h,
+	// it goes to stdout and is not an error.
+	flags.Usage = func() {}
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			flags.SetOutput(stdout)
+			usage(flags)
+			return 0
+		}
+		usage(flags)
 		return 2
 	}
+	if *version {
+		fmt.Fprintln(stdout, "oidc-register", moduleVersion())
+		return 0
+	}
 	if flags.NArg() < 2 {
-		flags.Usage()
+		usage(flags)
 		return 2
 	}
 	issuer, redirectURIs := flags.Arg(0), flags.Args()[1:]
@@ -95,6 +111,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Registered client %s at %s; wrote %s\n", secrets.ClientID, secrets.Issuer, opts.output)
 	return 0
+}
+
+// usage describes the command on the flag set's output.
+func usage(flags *flag.FlagSet) {
+	fmt.Fprint(flags.Output(), `usage: oidc-register [flags] ISSUER REDIRECT_URI...
+
+oidc-register registers a web application with an OpenID Provider by
+Dynamic Client Registration (RFC 7591) and writes the client_secrets.json
+that httpoidc (and Flask-OIDC) read. ISSUER is the provider's issuer URL;
+each REDIRECT_URI is where the provider sends users back after login, the
+application's /authorize. <origin>/logout is registered as the
+post-logout redirect URI unless -post-logout-uri says otherwise.
+
+The provider must allow open registration: Keycloak, Auth0 and Okta
+switch it on per realm or tenant; Google and Entra ID do not offer it.
+
+Example, for an Auth0 tenant with Dynamic Client Registration enabled:
+
+  oidc-register https://dev-example.eu.auth0.com/ https://app.example.com/authorize
+
+Flags:
+`)
+	flags.PrintDefaults()
+}
+
+// moduleVersion is the version of httpoidc this binary was built from:
+// a release for go install ...@version, (devel) from a clone.
+func moduleVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Version == "" {
+		return "(unknown)"
+	}
+	return info.Main.Version
 }
 
 func checkURLs(urls []string) error {

@@ -84,7 +84,35 @@ func TestRegister(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestUsage(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	require.Equal(t, 2, run(context.Background(), []string{"https://op.example"}, &stdout, &stderr))
-	require.Contains(t, stderr.String(), "usage: oidc-register")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string // substrings; nil: empty
+		stderr []string
+	}{
+		{"help", []string{"-h"}, 0, []string{"usage: oidc-register", "Dynamic Client Registration", "Example", "oidc-register https://", "-version"}, nil},
+		{"long help", []string{"-help"}, 0, []string{"usage: oidc-register"}, nil},
+		{"version", []string{"-version"}, 0, []string{"oidc-register "}, nil},
+		{"one argument", []string{"https://op.example"}, 2, nil, []string{"usage: oidc-register"}},
+		{"unknown flag", []string{"-bogus"}, 2, nil, []string{"flag provided but not defined: -bogus", "usage: oidc-register"}},
+		{"relative issuer", []string{"op.example", "https://app.example/authorize"}, 2, nil, []string{"not an absolute http(s) URL"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			require.Equal(t, tc.code, run(context.Background(), tc.args, &stdout, &stderr))
+			for _, want := range tc.stdout {
+				require.Contains(t, stdout.String(), want)
+			}
+			for _, want := range tc.stderr {
+				require.Contains(t, stderr.String(), want)
+			}
+			if tc.stdout == nil {
+				require.Empty(t, stdout.String())
+			}
+			if tc.stderr == nil {
+				require.Empty(t, stderr.String())
+			}
+		})
+	}
 }
