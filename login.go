@@ -51,6 +51,9 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 	// a failed attempt cannot be retried with another code.
 	pending, found := oc.pending.take(w, r, query.Get("state"), oc.cfg.Now())
 	login, err := oc.completeLogin(ctx, query, pending, found)
+	// Whatever fails from here, the user may log in again and come back to
+	// where this login started.
+	r = withRetry(r, pending.Next)
 	if err != nil {
 		var le *loginError
 		if !errors.As(err, &le) {

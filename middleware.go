@@ -85,6 +85,7 @@ const (
 	userKey contextKey = iota
 	customUserKey
 	tokenKey
+	retryKey
 )
 
 // UserFrom returns the user of a request handled by OpenIDConnect.Handler:
@@ -281,22 +282,76 @@ func safeNext(target string) string {
 	return target
 }
 
-var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}</style></head>
-<body><h1>{{.Title}}</h1><p>{{.Detail}}</p><p><a href="/">Go to the home page</a></p></body></html>
+// page is the library's one HTML page, for errors and anything else it
+// must tell a browser: a title, a sentence and, when Link is set, one link
+// to go on. Its stylesheet is inline (no request for it, nothing for a
+// Content-Security-Policy to allow but the inline style) and plain enough
+// to sit next to any application's pages.
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{margin:0;background:#f4f6fa;color:#1f2933;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{max-width:28rem;margin:4rem auto;padding:2rem;background:#fff;border:1px solid #dfe3eb;border-radius:12px;box-shadow:0 1px 3px rgb(0 0 0/.06)}
+h1{margin:0 0 .5rem;font-size:1.5rem}
+p{margin:0 0 1.5rem}
+a.button{display:inline-block;padding:.6rem 1.2rem;border-radius:8px;background:#2556d8;color:#fff;font-weight:600;text-decoration:none}
+a.button:focus-visible{outline:3px solid #9db8f5;outline-offset:2px}
+</style></head>
+<body><main role="alert">
+<h1>{{.Title}}</h1>
+<p>{{.Detail}}</p>
+{{with .Link}}<a class="button" id="retry" href="{{.Href}}">{{.Text}}</a>
+{{end}}</main></body></html>
 `))
 
-// writeError answers a browser with a small HTML page and anything else
+// pageData is what page shows. Title and Detail are fixed sentences,
+// never request input.
+type pageData struct {
+	Title, Detail string
+	Link          *pageLink // nil: no link
+}
+
+// pageLink is the one way on from a page.
+type pageLink struct{ Href, Text string }
+
+// withRetry makes the error pages of r offer to log in again and come back
+// to target, where the user started; the callback sets it, since its own
+// URL holds a spent code.
+func withRetry(r *http.Request, target string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), retryKey, target))
+}
+
+// retryLink is the link of an error page: log in again and come back to
+// where the login started (set by withRetry), reload the page that failed,
+// or, where reloading cannot help (a refusal, a form post), go home. Every
+// target passes SafeRedirect: only paths of this site.
+func (oc *OpenIDConnect) retryLink(r *http.Request, status int) *pageLink {
+	if target, ok := r.Context().Value(retryKey).(string); ok {
+		return &pageLink{Href: oc.SafeRedirect(target), Text: "Log in again"}
+	}
+	if status != http.StatusForbidden && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return &pageLink{Href: oc.SafeRedirect(oc.requestTarget(r)), Text: "Try again"}
+	}
+	return &pageLink{Href: oc.SafeRedirect("/"), Text: "Go to the home page"}
+}
+
+// writePage answers with page, uncached.
+func writePage(w http.ResponseWriter, status int, data pageData) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = page.Execute(w, data)
+}
+
+// writeError answers a browser with page and a retryLink, and anything else
 // with RFC 6749-style JSON. Details are fixed sentences, never request input.
 func (oc *OpenIDConnect) writeError(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
-	w.Header().Set("Cache-Control", "no-store")
 	if isNavigation(r) || r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/html") {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		_ = errorPage.Execute(w, struct{ Title, Detail string }{title, detail})
+		writePage(w, status, pageData{Title: title, Detail: detail, Link: oc.retryLink(r, status)})
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	code := map[int]string{

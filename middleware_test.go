@@ -5,15 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpoidc/httpoidc"
+	"github.com/httpoidc/httpoidc/oidctest"
 )
 
 func TestRequireLoginRedirectsOnlyNavigations(t *testing.T) {
@@ -123,4 +126,55 @@ func TestUserFromWithoutHandlerIsAnonymous(t *testing.T) {
 	u := httpoidc.UserFrom(context.Background())
 	require.NotNil(t, u)
 	require.False(t, u.LoggedIn())
+}
+
+var retryLink = regexp.MustCompile(`<a class="button" id="retry" href="([^"]*)">([^<]*)</a>`)
+
+// TestErrorPagesOfferRetry: every error page a browser sees has one link
+// on, back to where the user started, on this site only.
+func TestErrorPagesOfferRetry(t *testing.T) {
+	tests := []struct {
+		name      string
+		configure func(*httpoidc.Config)
+		faults    []oidctest.Fault
+		path      string
+		status    int
+		title     string
+		link      string
+		text      string
+		// follow: the link, followed once the faults are gone, logs in.
+		follow bool
+	}{
+		{"login refused at the provider", nil, []oidctest.Fault{oidctest.FaultAccessDenied}, "/login?from=start", http.StatusForbidden, "Login refused", "/login?from=start", "Log in again", true},
+		{"callback without a login under way", nil, nil, "/authorize?code=c&state=s", http.StatusBadRequest, "Login failed", "/", "Log in again", false},
+		{"provider down", func(c *httpoidc.Config) { c.LazyDiscovery = true }, []oidctest.Fault{oidctest.FaultDiscoveryDown}, "/login?from=start",
+			http.StatusServiceUnavailable, "Login is temporarily unavailable", "/login?from=start", "Try again", false},
+		{"RequireLogin in testing mode", func(c *httpoidc.Config) { c.Disabled = true }, nil, "/login", http.StatusUnauthorized, "Login required", "/login", "Try again", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.configure)
+			for _, f := range tt.faults {
+				h.op.SetFault(f, true)
+			}
+			resp, body := h.get(h.client, tt.path)
+			require.Equal(t, tt.status, resp.StatusCode, body)
+			require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+			require.Contains(t, body, "<h1>"+tt.title+"</h1>")
+			link := retryLink.FindStringSubmatch(body)
+			require.NotNil(t, link, body)
+			require.Equal(t, tt.link, html.UnescapeString(link[1]))
+			require.Equal(t, tt.text, link[2])
+			if !tt.follow {
+				return
+			}
+			for _, f := range tt.faults {
+				h.op.SetFault(f, false)
+			}
+			resp, body = h.get(h.client, html.UnescapeString(link[1]))
+			require.Equal(t, http.StatusOK, resp.StatusCode, body)
+			require.Equal(t, h.app.URL+tt.link, resp.Request.URL.String())
+			require.Equal(t, "Welcome alice@example.com", body)
+		})
+	}
 }
