@@ -78,7 +78,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.pending[id] = req
 		s.sweepLocked()
 		s.mu.Unlock()
-		s.renderPage(w, http.StatusOK, "login", loginPage{ClientID: c.ID, Action: s.URL + pathLogin, RequestID: id, Users: s.userNames()})
+		s.renderPage(w, http.StatusOK, "login", loginPage{ClientID: c.ID, Action: s.URL + pathLogin, RequestID: id, Users: s.demoUsers()})
 	}
 }
 
@@ -285,7 +285,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, req.redirectURI, req.state, accessDenied("the user denied the request"))
 		return
 	}
-	username := strings.TrimSpace(form.Get("username"))
+	// A click on a demo user sends user; the field typed in is username.
+	username := strings.TrimSpace(form.Get("user"))
+	if username == "" {
+		username = strings.TrimSpace(form.Get("username"))
+	}
 	subject, known := s.findUser(username)
 	if !known {
 		req, ok := s.peekPending(id)
@@ -299,7 +303,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		// 200 with the form again: a typo is not a server error.
 		s.renderPage(w, http.StatusOK, "login", loginPage{
-			ClientID: req.clientID, Action: s.URL + pathLogin, RequestID: id, Username: username, Error: msg, Users: s.userNames(),
+			ClientID: req.clientID, Action: s.URL + pathLogin, RequestID: id, Username: username, Error: msg, Users: s.demoUsers(),
 		})
 		return
 	}
@@ -362,12 +366,18 @@ func (s *Server) findUser(name string) (string, bool) {
 // is not a demo.
 const maxListedUsers = 10
 
-// userNames lists the registered subjects, sorted, for the login page.
-func (s *Server) userNames() []string {
+// demoUsers lists the registered users by subject, sorted, for the login
+// page.
+func (s *Server) demoUsers() []demoUser {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.users) > maxListedUsers {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(s.users))
+	var list []demoUser
+	for _, sub := range slices.Sorted(maps.Keys(s.users)) {
+		email, _ := s.users[sub].Claims["email"].(string)
+		list = append(list, demoUser{Subject: sub, Email: email})
+	}
+	return list
 }

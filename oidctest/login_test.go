@@ -85,10 +85,13 @@ func TestLoginPage(t *testing.T) {
 	tests := []struct {
 		name     string
 		username string
+		user     string // a demo user clicked in the list
 		action   string
 		want     string // body of the final page
 	}{
 		{name: "subject", username: "alice", want: "hello alice"},
+		{name: "demo user clicked", user: "bob", want: "hello bob"},
+		{name: "demo user clicked, another typed", username: "alice", user: "bob", want: "hello bob"},
 		{name: "preferred_username", username: "al", want: "hello alice"},
 		{name: "email, any case", username: "bob@example.com", want: "hello bob"},
 		{name: "deny", username: "", action: "deny", want: "login failed: access_denied"},
@@ -106,10 +109,14 @@ func TestLoginPage(t *testing.T) {
 			page := getPage(t, browser, rp.URL)
 			require.Contains(t, page, `<input id="username" name="username"`)
 			require.Contains(t, page, `<button type="submit" name="action" value="login">Sign in</button>`)
+			require.Contains(t, page, `<button type="submit" name="user" value="bob" formnovalidate aria-label="Sign in as bob">`)
 			action, id := loginForm(t, page)
 			require.Equal(t, op.URL+"/login", action)
 
 			form := url.Values{"request_id": {id}, "username": {tc.username}}
+			if tc.user != "" {
+				form.Set("user", tc.user)
+			}
 			if tc.action != "" {
 				form.Set("action", tc.action)
 			}
