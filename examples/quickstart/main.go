@@ -117,33 +117,73 @@ func serve(srv *http.Server, ln net.Listener) error {
 	return nil
 }
 
+// homePage is the application's one page. It shares its look with the
+// library's error pages and oidctest's login page, so the demo reads as one
+// product.
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>httpoidc quickstart</title>
-<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:3rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:1rem;white-space:pre-wrap;word-break:break-all}</style></head>
-<body><h1>httpoidc quickstart</h1>
-{{if .User.LoggedIn}}
-<p id="welcome">Welcome {{.User.Name}} ({{.User.Email}})</p>
-<p>Groups: {{range .User.Groups}}{{.}} {{end}}</p>
-<p>Try the API with your access token:</p>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>httpoidc quickstart</title>
+<style>
+body{margin:0;background:#f4f6fa;color:#1f2933;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{max-width:34rem;margin:4rem auto;padding:2rem;background:#fff;border:1px solid #dfe3eb;border-radius:12px;box-shadow:0 1px 3px rgb(0 0 0/.06)}
+.brand{margin:0 0 1.5rem;color:#5b6675;font-size:.85rem;letter-spacing:.04em;text-transform:uppercase}
+h1{margin:0 0 .5rem;font-size:1.5rem}
+p{margin:0 0 1rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0 0 1.5rem}
+dt{color:#5b6675}
+dd{margin:0}
+pre{margin:0 0 1.5rem;padding:.75rem 1rem;border-radius:8px;background:#f4f6fa;font-size:.8rem;white-space:pre-wrap;word-break:break-all}
+a.button{display:inline-block;padding:.6rem 1.2rem;border:1px solid #2556d8;border-radius:8px;background:#2556d8;color:#fff;font-weight:600;text-decoration:none}
+a.button.secondary{background:#fff;color:#2556d8}
+a.button:focus-visible{outline:3px solid #9db8f5;outline-offset:2px}
+.notice{padding:.75rem 1rem;border:1px solid #a9dcc0;border-radius:8px;background:#effaf4;color:#1d5e3a}
+.hint{color:#5b6675;font-size:.9rem}
+</style></head>
+<body><main>
+<p class="brand">httpoidc quickstart</p>
+{{if .LoggedOut}}<p id="notice" class="notice" role="status">You have been logged out.</p>
+{{end}}{{if .User.LoggedIn}}<h1 id="welcome">Welcome {{.User.Name}}</h1>
+<dl><dt>Email</dt><dd>{{.User.Email}}</dd><dt>Groups</dt><dd>{{range $i, $g := .User.Groups}}{{if $i}}, {{end}}{{$g}}{{end}}</dd></dl>
+<p>Call the API with your access token:</p>
 <pre id="curl">curl -H 'Authorization: Bearer {{.User.AccessToken}}' {{.AppURL}}/api</pre>
-<p><a href="/logout">Log out</a></p>
-{{else}}
-<p id="welcome">Not logged in.</p>
-<p><a href="/login">Log in</a> (as alice or bob)</p>
-{{end}}
-</body></html>
+<a class="button secondary" href="/logout?next=/logged-out">Log out</a>
+{{else}}<h1 id="welcome">Not logged in</h1>
+<p>Log in at the embedded OpenID Provider to see your profile and call the API.</p>
+<p><a class="button" href="/login">Log in</a></p>
+<p class="hint">Demo users: alice and bob, no password.</p>
+{{end}}</main></body></html>
 `))
+
+// noticeCookie carries "you have been logged out" from the end of the
+// logout to the next page, once: the session is gone by then, and a query
+// parameter would show the notice again on every reload.
+const noticeCookie = "quickstart_notice"
 
 func routes(oc *httpoidc.OpenIDConnect, appURL string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		u := httpoidc.UserFrom(r.Context())
+		_, err := r.Cookie(noticeCookie)
+		loggedOut := err == nil && !u.LoggedIn()
+		if err == nil {
+			http.SetCookie(w, &http.Cookie{Name: noticeCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
 		_ = homePage.Execute(w, struct {
-			User   *httpoidc.User
-			AppURL string
-		}{httpoidc.UserFrom(r.Context()), appURL})
+			User      *httpoidc.User
+			AppURL    string
+			LoggedOut bool
+		}{u, appURL, loggedOut})
 	})
 	mux.Handle("GET /login", oc.RequireLogin(http.RedirectHandler("/", http.StatusFound)))
+	// The logout ends here (/logout?next=/logged-out), after the provider.
+	mux.HandleFunc("GET /logged-out", func(w http.ResponseWriter, r *http.Request) {
+		if !httpoidc.UserFrom(r.Context()).LoggedIn() {
+			http.SetCookie(w, &http.Cookie{Name: noticeCookie, Value: "logged-out", Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		}
+		http.Redirect(w, r, "/", http.StatusFound)
+	})
 	mux.Handle("GET /api", oc.AcceptToken()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := httpoidc.TokenFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")

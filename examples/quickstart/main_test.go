@@ -64,7 +64,8 @@ func TestQuickstart(t *testing.T) {
 	}))
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
 	require.Equal(t, appURL+"/", resp.Request.URL.String())
-	require.Contains(t, page, "Welcome Alice Liddell (alice@example.com)")
+	require.Contains(t, page, "Welcome Alice Liddell")
+	require.Contains(t, page, "<dd>alice@example.com</dd>")
 
 	curl := curlLine.FindStringSubmatch(page)
 	require.NotNil(t, curl, page)
@@ -80,8 +81,16 @@ func TestQuickstart(t *testing.T) {
 	resp, _ = read(http.Get(appURL + "/api"))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 
-	_, page = read(client.Get(appURL + "/logout"))
+	// The page's own logout link ends with a notice, shown once.
+	require.Contains(t, page, `href="/logout?next=/logged-out"`)
+	_, page = read(client.Get(appURL + "/logout?next=/logged-out"))
 	require.Contains(t, page, "Not logged in")
+	require.Contains(t, page, "You have been logged out.")
+	_, page = read(client.Get(appURL + "/"))
+	require.Contains(t, page, "Not logged in")
+	require.NotContains(t, page, "You have been logged out.")
+	_, page = read(client.Get(appURL + "/logged-out"))
+	require.Contains(t, page, "You have been logged out.", "the notice needs no session")
 
 	cancel()
 	require.NoError(t, <-done)

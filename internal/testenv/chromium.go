@@ -56,31 +56,49 @@ func StartChromium(t testing.TB) context.Context {
 	return ctx
 }
 
-// SaveScreenshot writes a PNG of the tab of ctx to $TEST_ARTIFACTS, or to
-// httpoidc-artifacts in the system's temporary directory, and logs its path.
-// It only logs when it fails, so that it can run in a failing test's cleanup.
+// SaveScreenshot writes a PNG of the tab of ctx to ArtifactsDir, named after
+// the test, and logs its path. It only logs when it fails, so that it can
+// run in a failing test's cleanup.
 func SaveScreenshot(t testing.TB, ctx context.Context) {
 	t.Helper()
-	dir := os.Getenv("TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "httpoidc-artifacts")
+	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")
+	if _, err := screenshot(ctx, fmt.Sprintf("%s-%s.png", name, time.Now().Format("20060102-150405.000"))); err != nil {
+		t.Logf("testenv: no screenshot: %v", err)
 	}
+}
+
+// Screenshot writes a PNG of the tab of ctx to ArtifactsDir as name, for a
+// person to look at, and returns its path; it fails the test if it cannot.
+func Screenshot(t testing.TB, ctx context.Context, name string) string {
+	t.Helper()
+	path, err := screenshot(ctx, name)
+	if err != nil {
+		t.Fatalf("testenv: screenshot %s: %v", name, err)
+	}
+	t.Logf("screenshot: %s", path)
+	return path
+}
+
+// ArtifactsDir is where tests leave files for people: $TEST_ARTIFACTS, or
+// httpoidc-artifacts in the system's temporary directory.
+func ArtifactsDir() string {
+	if dir := os.Getenv("TEST_ARTIFACTS"); dir != "" {
+		return dir
+	}
+	return filepath.Join(os.TempDir(), "httpoidc-artifacts")
+}
+
+func screenshot(ctx context.Context, name string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
-		t.Logf("testenv: no screenshot: %v", err)
-		return
+		return "", err
 	}
-	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")
-	path := filepath.Join(dir, fmt.Sprintf("%s-%s.png", name, time.Now().Format("20060102-150405.000")))
+	dir := ArtifactsDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("testenv: no screenshot: %v", err)
-		return
+		return "", err
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Logf("testenv: no screenshot: %v", err)
-		return
-	}
-	t.Logf("screenshot: %s", path)
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, png, 0o644)
 }
