@@ -116,11 +116,12 @@ type Config struct {
 	// BasePath is the path prefix the application is mounted at, as the
 	// browser sees it, such as /app (OIDC_BASE_PATH). CallbackPath,
 	// LogoutPath and BackchannelLogoutPath are served under it whether or
-	// not the prefix is stripped before the request reaches Handler;
-	// return targets (next) must stay inside it, and "/" becomes
-	// BasePath + "/". Default: the part of the redirect URL's path before
-	// CallbackPath, so a redirect URL https://host/app/authorize mounts the
-	// application at /app.
+	// not the prefix is stripped before the request reaches Handler; the
+	// redirect URI must end in BasePath + CallbackPath; return targets
+	// (next) must stay inside it, and "/" becomes BasePath + "/". Default:
+	// none, the application is the whole site. It is not derived from the
+	// redirect URI, which may sit under a prefix of its own (Flask-OIDC's
+	// prefix) in an application served at /.
 	BasePath string
 	// EndSessionURL is where logout sends the browser when the provider's
 	// discovery document has no end_session_endpoint, or replaces it

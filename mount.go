@@ -14,11 +14,12 @@ func (oc *OpenIDConnect) noCallbackError() error {
 	if oc.cfg.ClientSecrets == nil && oc.cfg.ClientSecretsFile != "" {
 		source = oc.cfg.ClientSecretsFile
 	}
+	callback := oc.cfg.BasePath + oc.cfg.CallbackPath
 	return fmt.Errorf("%w: %s: no entry of \"web.redirect_uris\" %q ends in CallbackPath %q, so the provider could not send the login back: "+
 		"register the application's URL ending in %s at the provider and add it to \"web.redirect_uris\", "+
 		"or set CallbackPath (OIDC_CALLBACK_PATH) to the path registered there (Flask-OIDC 1.x used /oidc_callback: OIDC_CALLBACK_PATH=/oidc_callback), "+
 		"or set RedirectURL (OIDC_OVERWRITE_REDIRECT_URI)",
-		ErrInvalidConfig, source, oc.secrets.RedirectURIs, oc.cfg.CallbackPath, oc.cfg.CallbackPath)
+		ErrInvalidConfig, source, oc.secrets.RedirectURIs, callback, callback)
 }
 
 // appPath is a request path without BasePath, for matching CallbackPath,

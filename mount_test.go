@@ -59,6 +59,7 @@ func mountedHarness(t *testing.T, strip bool) *harness {
 	h = newHarness(t, func(c *httpoidc.Config) {
 		c.ClientSecrets.RedirectURIs = nil
 		c.RedirectURL = "http://placeholder.invalid/app/authorize"
+		c.BasePath = "/app/"
 	})
 	redirect := h.app.URL + "/app/authorize"
 	h.op.AddClient(oidctest.Client{
@@ -200,4 +201,24 @@ func TestRedirectURIMustEndInCallbackPath(t *testing.T) {
 		_, err = httpoidc.New(context.Background(), cfg)
 		require.NoError(t, err)
 	}
+}
+
+func TestRedirectURIUnderBasePath(t *testing.T) {
+	op := oidctest.NewServer()
+	defer op.Close()
+	op.AddClient(oidctest.Client{ID: "app", Secret: "s", RedirectURIs: []string{"https://app.example/authorize", "https://app.example/app/authorize"}})
+	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
+	require.NoError(t, err)
+
+	// The registered URI under BasePath is chosen, not the first one.
+	_, err = httpoidc.New(context.Background(), httpoidc.Config{ClientSecrets: secrets, BasePath: "/app"})
+	require.NoError(t, err)
+	only := *secrets
+	only.RedirectURIs = []string{"https://app.example/authorize"}
+	_, err = httpoidc.New(context.Background(), httpoidc.Config{ClientSecrets: &only, BasePath: "/app"})
+	require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+	require.ErrorContains(t, err, `"/app/authorize"`)
+	_, err = httpoidc.New(context.Background(), httpoidc.Config{ClientSecrets: secrets, BasePath: "/app", RedirectURL: "https://app.example/authorize"})
+	require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+	require.ErrorContains(t, err, "not BasePath + CallbackPath")
 }

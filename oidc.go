@@ -194,13 +194,14 @@ func (oc *OpenIDConnect) loadSecrets() error {
 }
 
 // resolveURLs settles the callback URL (Config.RedirectURL, else the
-// registered redirect URI ending in CallbackPath), the base path and the
+// registered redirect URI ending in BasePath + CallbackPath) and the
 // post-logout URL.
 func (oc *OpenIDConnect) resolveURLs() error {
 	oc.redirectURL = oc.cfg.RedirectURL
+	callback := oc.cfg.BasePath + oc.cfg.CallbackPath
 	if oc.redirectURL == "" {
 		for _, uri := range oc.secrets.RedirectURIs {
-			if u, err := url.Parse(uri); err == nil && strings.HasSuffix(u.Path, oc.cfg.CallbackPath) {
+			if u, err := url.Parse(uri); err == nil && strings.HasSuffix(u.Path, callback) {
 				oc.redirectURL = uri
 				break
 			}
@@ -219,8 +220,9 @@ func (oc *OpenIDConnect) resolveURLs() error {
 	}
 	u, _ := url.Parse(oc.redirectURL)
 	oc.origin = u.Scheme + "://" + u.Host
-	if oc.cfg.BasePath == "" && strings.HasSuffix(u.Path, oc.cfg.CallbackPath) {
-		oc.cfg.BasePath = strings.TrimSuffix(strings.TrimSuffix(u.Path, oc.cfg.CallbackPath), "/")
+	if oc.cfg.BasePath != "" && !strings.HasSuffix(u.Path, callback) {
+		// The provider would send the login back outside the application.
+		return fmt.Errorf("%w: redirect URI %q is not BasePath + CallbackPath (%s)", ErrInvalidConfig, oc.redirectURL, callback)
 	}
 	oc.postLogoutURL = oc.cfg.PostLogoutRedirectURL
 	if oc.postLogoutURL == "" {
