@@ -99,13 +99,15 @@
 //	Auth0     JWT with an audience         typ JWT       opaque    -                          typ JWT         - (/v2/logout)
 //	Okta      JWT, no typ, cid, scp        no typ        opaque    ID and refresh active      -               yes
 //	EntraID   JWT, scp, azp                typ JWT       opaque    -                          -               yes
-//	Cognito   JWT, no typ, no aud          token_use id  JWE       -                          -               -
+//	Cognito   JWT, no typ, no aud          token_use id  JWE       -                          -               - (/logout)
 //	Google    opaque                       typ JWT       opaque    -                          -               -
 //
 // The Profile constants document each provider's shapes and providers.go
 // names the sources. IntrospectionURL gives the introspection endpoint
 // also where discovery does not list it (Hydra). LogoutToken returns ""
-// for a provider without back-channel logout.
+// for a provider without back-channel logout. Auth0's /v2/logout
+// (client_id, returnTo) and Cognito's /logout (client_id, logout_uri) are
+// served on the issuer and redirect to a registered post-logout URI.
 //
 // # Time
 //

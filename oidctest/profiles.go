@@ -56,7 +56,8 @@ const (
 	Zitadel
 	// Auth0: JWT access tokens (typ JWT, aud the API and /userinfo, azp,
 	// scope) only with a requested audience, opaque ones without. No
-	// introspection and no end_session_endpoint (logout is /v2/logout).
+	// introspection and no end_session_endpoint: logout is /v2/logout
+	// with client_id and returnTo.
 	Auth0
 	// Okta, custom authorization server: JWT access tokens without typ,
 	// with cid, scp and aud api://default unless an audience is requested.
@@ -70,7 +71,8 @@ const (
 	// Cognito is Amazon Cognito user pools: JWT access tokens without typ
 	// and without aud, with client_id and token_use "access"; ID tokens
 	// with token_use "id"; encrypted (JWE) refresh tokens. No
-	// introspection, no end_session_endpoint, no back-channel logout.
+	// introspection, no end_session_endpoint (logout is /logout with
+	// client_id and logout_uri), no back-channel logout.
 	Cognito
 	// Google: opaque access tokens that nobody but Google can validate (no
 	// introspection endpoint); ID tokens typed JWT. No end_session_endpoint,
@@ -227,6 +229,15 @@ type profileSpec struct {
 	introspection               introspectionSpec
 	tokenAuthMethods            []string
 	endSession                  bool
+	// logoutURL is a logout endpoint of the provider's own, outside
+	// discovery (Auth0's /v2/logout, Cognito's /logout).
+	logoutURL providerLogout
+}
+
+// providerLogout is a non-standard logout endpoint: path, relative to the
+// issuer, takes client_id and the return URL in returnParam.
+type providerLogout struct {
+	path, returnParam string
 }
 
 // introspectionSpec is a provider's RFC 7662 endpoint.
@@ -579,4 +590,29 @@ func (spec *profileSpec) discovery(d *discovery, introspection string) {
 	}
 	d.BackchannelLogoutSupported = spec.logout != nil
 	d.BackchannelLogoutSessionSupported = spec.logout != nil
+}
+
+// handleProviderLogout serves a provider's own logout endpoint: it ends
+// nothing oidctest keeps, and sends the browser to the return URL when the
+// client registered it (Client.PostLogoutRedirectURIs, Auth0's "Allowed
+// Logout URLs"), else shows the logged-out page.
+func (s *Server) handleProviderLogout(returnParam string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			s.errorPage(w, http.StatusMethodNotAllowed, "The logout endpoint accepts GET only.")
+			return
+		}
+		p, err := params(r.URL.Query(), "client_id", returnParam)
+		if err != nil {
+			s.errorPage(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		c, known := s.client(p["client_id"])
+		if target := p[returnParam]; known && target != "" && slices.Contains(c.PostLogoutRedirectURIs, target) {
+			http.Redirect(w, r, target, http.StatusFound)
+			return
+		}
+		s.renderPage(w, http.StatusOK, "logged_out", nil)
+	}
 }

@@ -314,3 +314,27 @@ func requireClaims(t *testing.T, want, got map[string]any) {
 		}
 	}
 }
+
+func TestProfileLogoutURLs(t *testing.T) {
+	for p, param := range map[oidctest.Profile]string{oidctest.Auth0: "returnTo", oidctest.Cognito: "logout_uri"} {
+		t.Run(p.String(), func(t *testing.T) {
+			f := newFixture(t, oidctest.WithProfile(p))
+			path := map[oidctest.Profile]string{oidctest.Auth0: "/v2/logout", oidctest.Cognito: "/logout"}[p]
+			r := getNoRedirect(t, f, f.op.URL+path+"?"+url.Values{"client_id": {clientID}, param: {postLogoutURI}}.Encode())
+			require.Equal(t, http.StatusFound, r.StatusCode)
+			require.Equal(t, postLogoutURI, r.Header.Get("Location"))
+			// An unregistered return URL gets the logged-out page, never a
+			// redirect.
+			r = getNoRedirect(t, f, f.op.URL+path+"?"+url.Values{"client_id": {clientID}, param: {"https://evil.example.com/"}}.Encode())
+			require.Equal(t, http.StatusOK, r.StatusCode)
+		})
+	}
+}
+
+func getNoRedirect(t *testing.T, f *fixture, u string) *http.Response {
+	t.Helper()
+	resp, err := f.browser.Get(u)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
+}

@@ -302,8 +302,9 @@ func zitadel() profileSpec {
 //   - ID tokens typed JWT with the profile claims, sid and the nonce, no
 //     at_hash; refresh tokens opaque;
 //   - logout tokens with events and sid; no introspection endpoint; no
-//     end_session_endpoint (the tenant's /v2/logout, or /oidc/logout once
-//     "RP-Initiated Logout End Session Endpoint Discovery" is switched on).
+//     end_session_endpoint (or /oidc/logout once "RP-Initiated Logout End
+//     Session Endpoint Discovery" is switched on), but /v2/logout with
+//     client_id and returnTo, served here.
 func auth0() profileSpec {
 	return profileSpec{
 		accessJWT: func(_ AccessTokenFormat, aud []string) bool { return len(aud) > 0 },
@@ -326,6 +327,7 @@ func auth0() profileSpec {
 			return jwtShape{"JWT", t.logoutClaims(map[string]any{"aud": t.clientID})}
 		},
 		tokenAuthMethods: []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		logoutURL:        providerLogout{"/v2/logout", "returnTo"},
 	}
 }
 
@@ -449,8 +451,9 @@ func entraID() profileSpec {
 //   - ID tokens with no typ header: aud the client, token_use "id",
 //     cognito:username, at_hash, the nonce;
 //   - refresh tokens are JWEs (RSA-OAEP, A256GCM) only Cognito can read;
-//   - no introspection, no end_session_endpoint (logout is the managed
-//     login's /logout), no back-channel logout.
+//   - no introspection, no end_session_endpoint but the managed login's
+//     /logout with client_id and logout_uri (served here on the issuer), no
+//     back-channel logout.
 func cognito() profileSpec {
 	groups := func(t *tokenFacts, c map[string]any) map[string]any {
 		if g := stringsClaim(t.rawUser, "groups"); len(g) > 0 {
@@ -476,6 +479,7 @@ func cognito() profileSpec {
 		},
 		encryptedRefresh: true,
 		tokenAuthMethods: []string{"client_secret_basic", "client_secret_post"},
+		logoutURL:        providerLogout{"/logout", "logout_uri"},
 	}
 }
 

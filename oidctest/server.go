@@ -203,6 +203,9 @@ func (s *Server) routes() http.Handler {
 	if s.servesIntrospection() {
 		handle(pathIntrospection, EndpointIntrospection, s.handleIntrospection)
 	}
+	if spec := s.spec(); spec != nil && spec.logoutURL.path != "" {
+		handle(spec.logoutURL.path, EndpointEndSession, s.handleProviderLogout(spec.logoutURL.returnParam))
+	}
 	if !s.opts.noRegistration {
 		handle(pathRegistration, EndpointRegistration, s.handleRegistration)
 	}
