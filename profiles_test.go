@@ -3,8 +3,10 @@ package httpoidc
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -250,3 +252,73 @@ func TestProviderLogoutTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestProviderLogoutURLs logs in and out through the oidctest profiles of
+// the providers whose discovery has no end_session_endpoint but that log
+// out at a URL of their own, with the EndSessionURL and LogoutParams the
+// provider guide gives: the browser goes through the provider's logout
+// and back to the app, logged out. Profiles reproduced from the
+// providers' documentation, not the providers.
+func TestProviderLogoutURLs(t *testing.T) {
+	for _, c := range []struct {
+		profile oidctest.Profile
+		path    string
+		params  map[string]string
+	}{
+		{oidctest.Auth0, "/v2/logout", map[string]string{"client_id": "{client_id}", "returnTo": "{post_logout_redirect_uri}"}},
+		{oidctest.Cognito, "/logout", map[string]string{"client_id": "{client_id}", "logout_uri": "{post_logout_redirect_uri}"}},
+	} {
+		t.Run(c.profile.String(), func(t *testing.T) {
+			op := oidctest.NewServer(oidctest.WithProfile(c.profile))
+			t.Cleanup(op.Close)
+			op.AutoLogin("alice")
+			var oc *OpenIDConnect
+			app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mux := http.NewServeMux()
+				mux.Handle("/private", oc.RequireLogin(echoUser))
+				mux.Handle("/", echoUser)
+				oc.Handler(mux).ServeHTTP(w, r)
+			}))
+			t.Cleanup(app.Close)
+			op.AddClient(oidctest.Client{ID: "app", Secret: "app-secret",
+				RedirectURIs: []string{app.URL + "/authorize"}, PostLogoutRedirectURIs: []string{app.URL + "/logout"}})
+			var err error
+			oc, err = New(context.Background(), Config{
+				ClientSecrets: &ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: op.URL,
+					RedirectURIs: []string{app.URL + "/authorize"}},
+				EndSessionURL: op.URL + c.path,
+				LogoutParams:  c.params,
+				Now:           op.Now,
+				Logger:        slog.New(slog.DiscardHandler),
+			})
+			require.NoError(t, err)
+			jar, err := cookiejar.New(nil)
+			require.NoError(t, err)
+			var hops []string
+			browser := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+				hops = append(hops, r.URL.Scheme+"://"+r.URL.Host+r.URL.Path)
+				return nil
+			}}
+			get := func(path string) string {
+				resp, err := browser.Get(app.URL + path)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				return string(body)
+			}
+			require.Equal(t, "alice", get("/private"))
+			hops = nil
+			get("/logout")
+			require.Equal(t, []string{op.URL + c.path, app.URL + "/logout", app.URL + "/"}, hops)
+			hops = nil
+			get("/private")
+			require.Contains(t, hops, op.URL+"/authorize", "logged out: the next page logs in again")
+		})
+	}
+}
+
+// echoUser answers with the logged-in user's subject.
+var echoUser = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprint(w, UserFrom(r.Context()).Subject)
+})
