@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/httpoidc/httpoidc"
 	"github.com/httpoidc/httpoidc/internal/testenv"
 )
 
@@ -149,37 +151,176 @@ func TestHydraRPInitiatedLogout(t *testing.T) {
 // TestHydraBackchannelLogout: two apps share one Hydra session in one
 // browser; logging out of one at Hydra makes Hydra post a logout token to
 // the other. Hydra's logout tokens have no exp, which OpenID Connect
-// Back-Channel Logout 1.0 §2.4 requires, so by default the app refuses
-// them and its session stays.
+// Back-Channel Logout 1.0 §2.4 requires: by default the app refuses them
+// and its session stays; with InsecureAcceptLogoutTokensWithoutExp the
+// session ends, and the same token cannot be used twice.
 func TestHydraBackchannelLogout(t *testing.T) {
-	// Different hosts, so that the apps' cookies do not collide.
-	srv1, srv2 := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.3")
-	h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{
-		webClient("one", srv1, testenv.ClientSecretBasic, true),
-		webClient("two", srv2, testenv.ClientSecretPost, true),
-	}})
-	ctx := testContext(t)
-	app1 := startApp(t, srv1, appConfig(h.Provider, h.Client(t, "one")))
-	app2 := startApp(t, srv2, appConfig(h.Provider, h.Client(t, "two")))
-	browser := newBrowser(t)
-	require.True(t, app1.login(t, ctx, h.Provider, browser, "alice").LoggedIn)
-	// Single sign-on: Hydra remembers the login, so the wrong password is
-	// never asked for.
-	resp, err := h.Login(ctx, browser, app2.URL+"/private", "alice", "wrong password")
-	require.NoError(t, err)
-	u2 := readUser(t, resp, app2.URL+"/private")
-	require.True(t, u2.LoggedIn)
-	require.NotEmpty(t, jwtClaims(t, u2.IDToken)["sid"], "sid ties the app session to Hydra's session")
+	for _, optIn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("InsecureAcceptLogoutTokensWithoutExp=%v", optIn), func(t *testing.T) {
+			// Different hosts, so that the apps' cookies do not collide.
+			srv1, srv2 := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.3")
+			h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{
+				webClient("one", srv1, testenv.ClientSecretBasic, true),
+				webClient("two", srv2, testenv.ClientSecretPost, true),
+			}})
+			ctx := testContext(t)
+			app1 := startApp(t, srv1, appConfig(h.Provider, h.Client(t, "one")))
+			cfg := appConfig(h.Provider, h.Client(t, "two"))
+			cfg.InsecureAcceptLogoutTokensWithoutExp = optIn
+			app2 := startApp(t, srv2, cfg)
+			browser := newBrowser(t)
+			require.True(t, app1.login(t, ctx, h.Provider, browser, "alice").LoggedIn)
+			// Single sign-on: Hydra remembers the login, so the wrong
+			// password is never asked for.
+			resp, err := h.Login(ctx, browser, app2.URL+"/private", "alice", "wrong password")
+			require.NoError(t, err)
+			u2 := readUser(t, resp, app2.URL+"/private")
+			require.True(t, u2.LoggedIn)
+			require.NotEmpty(t, jwtClaims(t, u2.IDToken)["sid"], "sid ties the app session to Hydra's session")
 
-	resp, err = h.ConfirmLogout(ctx, browser, app1.URL+"/logout")
-	require.NoError(t, err)
-	require.False(t, readUser(t, resp, app1.URL+"/").LoggedIn)
+			resp, err = h.ConfirmLogout(ctx, browser, app1.URL+"/logout")
+			require.NoError(t, err)
+			require.False(t, readUser(t, resp, app1.URL+"/").LoggedIn)
 
-	select {
-	case status := <-app2.backchannel:
-		require.Equal(t, http.StatusBadRequest, status, "a logout token without exp is refused by default")
-	case <-ctx.Done():
-		t.Fatal("Hydra sent app two no back-channel logout")
+			// Hydra posts the logout token itself, on its own schedule.
+			var status int
+			select {
+			case status = <-app2.backchannel:
+			case <-ctx.Done():
+				t.Fatal("Hydra sent app two no back-channel logout")
+			}
+			token := <-app2.logoutTokens
+			if !optIn {
+				require.Equal(t, http.StatusBadRequest, status, "a logout token without exp is refused by default")
+				require.True(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session stays")
+				return
+			}
+			require.Equal(t, http.StatusOK, status, "app two accepted the logout token")
+			require.NotContains(t, jwtClaims(t, token), "exp")
+			require.False(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session ended")
+
+			// The replay guard: the same token again is refused.
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, app2.URL+"/backchannel-logout",
+				strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			replay, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			replay.Body.Close()
+			require.Equal(t, http.StatusBadRequest, replay.StatusCode, "a replayed logout token is refused")
+		})
 	}
-	require.True(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session stays")
+}
+
+// tokenCase is one token presented to one API, and the answer it must get.
+type tokenCase struct {
+	name   string
+	api    *api
+	path   string
+	token  string
+	status int    // 200, or the refusal's status
+	code   string // the refusal's RFC 6750 error code
+}
+
+// runTokenCases presents each case's token and checks the answer; an
+// accepted token must be alice's, issued to client wantClient.
+func runTokenCases(t *testing.T, ctx context.Context, wantClient string, cases []tokenCase) {
+	t.Helper()
+	for _, tc := range cases {
+		r := tc.api.call(t, ctx, tc.path, tc.token)
+		if tc.status != http.StatusOK {
+			require.Equal(t, tc.status, r.status, "%s: %s", tc.name, r.body)
+			requireRefused(t, r, tc.status, tc.code)
+			continue
+		}
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", tc.name, r.body)
+		require.Equal(t, "alice", r.token.Subject, tc.name)
+		require.Equal(t, wantClient, r.token.ClientID, tc.name)
+	}
+}
+
+// TestHydraAcceptToken: in every validation mode, an API accepts Hydra's
+// access tokens issued for it, JWT (access_token_strategy jwt) and opaque,
+// and refuses its ID and refresh tokens and the tokens of another client
+// that did not ask for the API's audience. Hydra's introspection endpoint
+// is on its admin port, so the API names it in token_introspection_uri.
+func TestHydraAcceptToken(t *testing.T) {
+	jwtSrv, introspectSrv, autoSrv, allowSrv := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1"),
+		reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1")
+	apiURL := baseURL(jwtSrv) + "/"
+	callback := []string{baseURL(jwtSrv) + "/callback"}
+	h := testenv.StartHydra(t, testenv.HydraConfig{
+		Clients: []testenv.Client{
+			{ID: "web", RedirectURIs: callback},
+			{ID: "web-jwt", RedirectURIs: callback, JWTAccessTokens: true},
+			{ID: "other", RedirectURIs: callback},
+			{ID: "other-jwt", RedirectURIs: callback, JWTAccessTokens: true},
+			apiClient(jwtSrv, testenv.ClientSecretBasic),
+		},
+		Audiences: []string{apiURL},
+		Scopes:    []string{"api:read", "api:write"},
+	})
+	ctx := testContext(t)
+
+	forAPI := url.Values{"audience": {apiURL}}
+	scopes := []string{"openid", "offline_access", "api:read"}
+	opaque := tokenWith(t, ctx, h.Provider, h.Client(t, "web"), "alice", forAPI, scopes...)
+	jwt := tokenWith(t, ctx, h.Provider, h.Client(t, "web-jwt"), "alice", forAPI, scopes...)
+	otherOpaque := tokenWith(t, ctx, h.Provider, h.Client(t, "other"), "alice", nil, scopes...)
+	otherJWT := tokenWith(t, ctx, h.Provider, h.Client(t, "other-jwt"), "alice", nil, scopes...)
+	require.Len(t, strings.Split(jwt.AccessToken, "."), 3)
+	require.Equal(t, []any{apiURL}, jwtClaims(t, jwt.AccessToken)["aud"], "Hydra grants the audience asked for")
+	require.Equal(t, []any{}, jwtClaims(t, otherJWT.AccessToken)["aud"], "and none when none is asked for")
+	idToken, _ := jwt.Extra("id_token").(string)
+	require.NotEmpty(t, idToken)
+	require.NotEmpty(t, opaque.RefreshToken)
+	require.NotEmpty(t, jwt.RefreshToken)
+
+	newAPI := func(srv *httptest.Server, mode string, configure func(*httpoidc.Config)) *api {
+		cfg := apiConfig(h.Provider, h.Client(t, "api"))
+		cfg.ClientSecrets.IntrospectionURI = h.IntrospectionURL()
+		cfg.AccessTokenValidation = mode
+		cfg.Audience = apiURL
+		if configure != nil {
+			configure(&cfg)
+		}
+		return startAPI(t, srv, cfg)
+	}
+	jwtAPI := newAPI(jwtSrv, httpoidc.ValidateJWT, nil)
+	introspecting := newAPI(introspectSrv, httpoidc.ValidateIntrospection, nil)
+	auto := newAPI(autoSrv, httpoidc.ValidateAuto, nil)
+	// Without an audience of its own, the API names the clients it trusts.
+	allowing := newAPI(allowSrv, httpoidc.ValidateIntrospection, func(c *httpoidc.Config) {
+		c.Audience = ""
+		c.AllowedClients = []string{"web"}
+	})
+
+	const ok, refused, forbidden = http.StatusOK, http.StatusUnauthorized, http.StatusForbidden
+	runTokenCases(t, ctx, "web-jwt", []tokenCase{
+		{"JWT access token, JWT mode", jwtAPI, "/read", jwt.AccessToken, ok, ""},
+		{"JWT access token, introspection", introspecting, "/read", jwt.AccessToken, ok, ""},
+		{"JWT access token, auto", auto, "/read", jwt.AccessToken, ok, ""},
+		{"JWT access token, scope not granted", jwtAPI, "/write", jwt.AccessToken, forbidden, "insufficient_scope"},
+	})
+	runTokenCases(t, ctx, "web", []tokenCase{
+		{"opaque access token, introspection", introspecting, "/read", opaque.AccessToken, ok, ""},
+		{"opaque access token, auto", auto, "/read", opaque.AccessToken, ok, ""},
+		{"opaque access token, AllowedClients", allowing, "/read", opaque.AccessToken, ok, ""},
+		{"opaque access token, scope not granted", introspecting, "/write", opaque.AccessToken, forbidden, "insufficient_scope"},
+		{"opaque access token, JWT mode", jwtAPI, "/read", opaque.AccessToken, refused, "invalid_token"},
+	})
+	var never []tokenCase
+	for _, a := range []struct {
+		mode string
+		api  *api
+	}{{"JWT mode", jwtAPI}, {"introspection", introspecting}, {"auto", auto}, {"AllowedClients", allowing}} {
+		never = append(never,
+			tokenCase{"ID token, " + a.mode, a.api, "/any", idToken, refused, "invalid_token"},
+			tokenCase{"refresh token, " + a.mode, a.api, "/any", opaque.RefreshToken, refused, "invalid_token"},
+			tokenCase{"JWT client's refresh token, " + a.mode, a.api, "/any", jwt.RefreshToken, refused, "invalid_token"},
+			tokenCase{"other client's opaque token, " + a.mode, a.api, "/any", otherOpaque.AccessToken, refused, "invalid_token"},
+			tokenCase{"other client's JWT, " + a.mode, a.api, "/any", otherJWT.AccessToken, refused, "invalid_token"},
+		)
+	}
+	runTokenCases(t, ctx, "", never)
 }

@@ -111,8 +111,9 @@ func appConfig(p *testenv.Provider, c testenv.Client) httpoidc.Config {
 type app struct {
 	URL string
 	// backchannel receives the status the app answered to each
-	// back-channel logout request.
-	backchannel chan int
+	// back-channel logout request, and logoutTokens its logout_token.
+	backchannel  chan int
+	logoutTokens chan string
 }
 
 // userView is what the test apps tell about the request's user.
@@ -153,7 +154,7 @@ func newOIDC(t *testing.T, cfg httpoidc.Config) *httpoidc.OpenIDConnect {
 func startApp(t *testing.T, srv *httptest.Server, cfg httpoidc.Config) *app {
 	t.Helper()
 	oc := newOIDC(t, cfg)
-	a := &app{URL: baseURL(srv), backchannel: make(chan int, 8)}
+	a := &app{URL: baseURL(srv), backchannel: make(chan int, 8), logoutTokens: make(chan string, 8)}
 	mux := http.NewServeMux()
 	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
 	mux.HandleFunc("/", writeUser)
@@ -165,6 +166,10 @@ func startApp(t *testing.T, srv *httptest.Server, cfg httpoidc.Config) *app {
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		handler.ServeHTTP(rec, r)
+		select {
+		case a.logoutTokens <- r.PostFormValue("logout_token"):
+		default:
+		}
 		select {
 		case a.backchannel <- rec.status:
 		default:
@@ -534,6 +539,17 @@ func TestOIDCRegister(t *testing.T) {
 // oidc-provider issue an RFC 9068 JWT access token for that API.
 func tokenFor(t *testing.T, ctx context.Context, p *testenv.Provider, c testenv.Client, user, resource string, scopes ...string) *oauth2.Token {
 	t.Helper()
+	var params url.Values
+	if resource != "" {
+		params = url.Values{"resource": {resource}}
+	}
+	return tokenWith(t, ctx, p, c, user, params, scopes...)
+}
+
+// tokenWith is tokenFor with params (such as Hydra's audience) sent on both
+// the authorization and the token request.
+func tokenWith(t *testing.T, ctx context.Context, p *testenv.Provider, c testenv.Client, user string, params url.Values, scopes ...string) *oauth2.Token {
+	t.Helper()
 	meta := discover(t, ctx, p)
 	style := oauth2.AuthStyleInHeader
 	if c.AuthMethod == testenv.ClientSecretPost {
@@ -546,9 +562,9 @@ func tokenFor(t *testing.T, ctx context.Context, p *testenv.Provider, c testenv.
 	verifier := oauth2.GenerateVerifier()
 	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
 	tokenOpts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
-	if resource != "" {
-		authOpts = append(authOpts, oauth2.SetAuthURLParam("resource", resource))
-		tokenOpts = append(tokenOpts, oauth2.SetAuthURLParam("resource", resource))
+	for name := range params {
+		authOpts = append(authOpts, oauth2.SetAuthURLParam(name, params.Get(name)))
+		tokenOpts = append(tokenOpts, oauth2.SetAuthURLParam(name, params.Get(name)))
 	}
 	// Nothing listens at the redirect URI: the code is read off the
 	// redirect to it.
@@ -582,8 +598,9 @@ type tokenView struct {
 	UserInfo map[string]any `json:"userinfo,omitempty"`
 }
 
-// startAPI serves /read (scope api:read), /write (api:write), /me (email)
-// and /userinfo (email; it also fetches the token's userinfo) on srv.
+// startAPI serves /read (scope api:read), /write (api:write), /me (email),
+// /userinfo (email; it also fetches the token's userinfo) and /any (any
+// access token for this API) on srv.
 func startAPI(t *testing.T, srv *httptest.Server, cfg httpoidc.Config) *api {
 	t.Helper()
 	oc := newOIDC(t, cfg)
@@ -612,6 +629,7 @@ func startAPI(t *testing.T, srv *httptest.Server, cfg httpoidc.Config) *api {
 	mux.Handle("/write", oc.AcceptToken("api:write")(view(false)))
 	mux.Handle("/me", oc.AcceptToken("email")(view(false)))
 	mux.Handle("/userinfo", oc.AcceptToken("email")(view(true)))
+	mux.Handle("/any", oc.AcceptToken()(view(false)))
 	srv.Config.Handler = mux
 	srv.Start()
 	return &api{URL: baseURL(srv), oc: oc}
