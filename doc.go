@@ -108,9 +108,10 @@
 // The token and introspection endpoint authentication methods default to
 // what the discovery document lists (client_secret_post, else
 // client_secret_basic). An introspection endpoint that refuses the API's
-// credentials (401 or 403) is a configuration error: every request is
-// answered 500 server_error and the error is logged, once a minute, with
-// the fix. New fails when the validation mode cannot work: introspection
+// credentials (401 or 403), or a token endpoint that refuses it the client
+// credentials grant AuthBearer needs, is a configuration error: every
+// request is answered 500 server_error and the error is logged, once a
+// minute, with the fix. New fails when the validation mode cannot work: introspection
 // without an introspection endpoint (set token_introspection_uri in
 // client_secrets.json), or a provider without jwks_uri.
 //

@@ -3,6 +3,7 @@ package httpoidc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
 )
@@ -208,6 +210,14 @@ func (b *introspectionBearer) get(ctx context.Context, oc *OpenIDConnect, p *pro
 			AuthStyle:    p.oauth2.Endpoint.AuthStyle,
 		}
 		tok, err := cc.Token(ctx)
+		var refused *oauth2.RetrieveError
+		if errors.As(err, &refused) && refused.Response != nil && refused.Response.StatusCode < 500 {
+			// RFC 6749 §5.2: the provider refuses this client the grant
+			// (invalid_client, unauthorized_client): no retry mends that.
+			return nil, fmt.Errorf("%w: the token endpoint refused client %q the client credentials grant that "+
+				"IntrospectionAuthMethod bearer needs (%s): check the client secret and that the client may use "+
+				"the grant, or choose another IntrospectionAuthMethod", ErrInvalidConfig, oc.secrets.ClientID, refused.ErrorCode)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: client credentials grant for introspection: %w", ErrProviderUnavailable, err)
 		}

@@ -134,7 +134,8 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 //   - a provider that cannot be reached: 503 temporarily_unavailable with
 //     Retry-After and no challenge;
 //   - a configuration that keeps any token from being validated (the
-//     introspection endpoint refuses the API's credentials): 500
+//     introspection endpoint refuses the API's credentials, or the token
+//     endpoint the client credentials grant AuthBearer needs): 500
 //     server_error, no challenge, and the fix logged at error level once a
 //     minute.
 //

@@ -449,20 +449,31 @@ func TestChooseAuthMethod(t *testing.T) {
 // error log naming the fix, and 500, not an outage to wait out.
 func TestIntrospectionRefusedIsConfigError(t *testing.T) {
 	sp := newShaped(t)
-	var logs bytes.Buffer
-	a := sp.api(t, &logs, func(c *Config) { c.ClientSecrets.ClientSecret = "wrong" })
 	tok := sp.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice"})
-	for range 2 {
-		rec := a.get(tok)
-		requireAnswer(t, answer{http.StatusInternalServerError, "",
-			`{"error":"server_error","error_description":"` + descMisconfigured + `"}` + "\n"}, rec)
-		require.Empty(t, rec.Header().Get("Retry-After"))
+	for _, tt := range []struct{ method, want string }{
+		{AuthClientSecretPost, "answered 401"},
+		{AuthClientSecretBasic, "answered 401"},
+		{AuthBearer, "client credentials grant"},
+	} {
+		t.Run(tt.method, func(t *testing.T) {
+			var logs bytes.Buffer
+			a := sp.api(t, &logs, func(c *Config) {
+				c.ClientSecrets.ClientSecret = "wrong"
+				c.IntrospectionAuthMethod = tt.method
+			})
+			for range 2 {
+				rec := a.get(tok)
+				requireAnswer(t, answer{http.StatusInternalServerError, "",
+					`{"error":"server_error","error_description":"` + descMisconfigured + `"}` + "\n"}, rec)
+				require.Empty(t, rec.Header().Get("Retry-After"))
+			}
+			require.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), logs.String())
+			require.Contains(t, logs.String(), tt.want)
+			require.Contains(t, logs.String(), "IntrospectionAuthMethod")
+			require.NotContains(t, logs.String(), "wrong")
+			require.NotContains(t, logs.String(), tok)
+		})
 	}
-	require.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), logs.String())
-	require.Contains(t, logs.String(), "answered 401")
-	require.Contains(t, logs.String(), "IntrospectionAuthMethod")
-	require.NotContains(t, logs.String(), "wrong")
-	require.NotContains(t, logs.String(), tok)
 }
 
 // TestOpaqueTokenWithoutIntrospectionEndpoint reproduces Ory Hydra, whose
