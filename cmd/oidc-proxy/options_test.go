@@ -151,3 +151,16 @@ func TestProxyHelpDocumentsEveryOption(t *testing.T) {
 		require.Contains(t, out.String(), "key "+o.key+", env "+o.env(), o.key)
 	}
 }
+
+// TestProxyMigrationTableInREADME keeps the README's oauth2-proxy
+// migration table in step with the options oidc-proxy reads and refuses.
+func TestProxyMigrationTableInREADME(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	for _, o := range options {
+		require.Contains(t, string(readme), "| `"+o.key+"` | `--"+o.flag+"` |", "README.md lacks the row of %s", o.key)
+	}
+	for key := range unsupported {
+		require.Contains(t, string(readme), "| `"+key+"` | — | Not supported: "+unsupported[key]+". |", "README.md lacks the row of %s", key)
+	}
+}
