@@ -55,8 +55,7 @@ func TestSafeRedirect(t *testing.T) {
 // mountedHarness runs the test app under /app/, stripped or not before
 // Handler, with the redirect URI registered under /app/.
 func mountedHarness(t *testing.T, strip bool) *harness {
-	var h *harness
-	h = newHarness(t, func(c *httpoidc.Config) {
+	h := newHarness(t, func(c *httpoidc.Config) {
 		c.ClientSecrets.RedirectURIs = nil
 		c.RedirectURL = "http://placeholder.invalid/app/authorize"
 		c.BasePath = "/app/"
