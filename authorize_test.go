@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -397,5 +398,27 @@ func TestOnLogoutReasons(t *testing.T) {
 			require.Empty(t, endings, "OnLogout runs once")
 			require.False(t, h.loggedIn(h.client))
 		})
+	}
+}
+
+// BenchmarkRequireGroup measures a request through Handler and
+// RequireGroup with Keycloak client roles read from a nested claim.
+func BenchmarkRequireGroup(b *testing.B) {
+	oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+		Disabled: true, GroupsClaim: "resource_access.{client_id}.roles", Logger: slog.New(slog.DiscardHandler),
+		TestingProfile: map[string]any{"sub": "alice", "resource_access": map[string]any{
+			"testing-client-id": map[string]any{"roles": []any{"viewer", "editor"}},
+		}},
+	})
+	require.NoError(b, err)
+	h := oc.Handler(oc.RequireGroup("editor")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
 	}
 }
