@@ -2,6 +2,8 @@ package httpoidc_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -132,4 +134,26 @@ func jsonRequest(t *testing.T, target string) *http.Request {
 	require.NoError(t, err)
 	req.Header.Set("Accept", "application/json")
 	return req
+}
+
+// TestSessionsFromEarlierReleasesStayReadable: a session stored by a
+// release before logout epochs and pending-login cookies (pending logins
+// inside, no login ID, no epochs) still logs its user in, and a logout
+// still ends it.
+func TestSessionsFromEarlierReleasesStayReadable(t *testing.T) {
+	h := newHarness(t, nil)
+	sessions := h.oc.Sessions()
+	ctx, err := sessions.Load(context.Background(), "")
+	require.NoError(t, err)
+	expiry := h.op.Now().Add(time.Hour).Unix()
+	sessions.Put(ctx, "httpoidc", fmt.Sprintf(`{"v":1,"pending":[{"state":"S","nonce":"N","verifier":"V","next":"/","created":1}],`+
+		`"login":{"sub":"alice","sid":"old-sid","profile":{"email":"alice@example.com"},"at":"old-access-token","exp":%d}}`, expiry))
+	token, _, err := sessions.Commit(ctx)
+	require.NoError(t, err)
+	setCookie(t, h, h.client, "httpoidc_session", token)
+
+	require.True(t, h.loggedIn(h.client))
+	require.Equal(t, "old-access-token", h.me(h.client)["access_token"])
+	postLogoutToken(t, h, h.op.LogoutToken("app", "alice", ""))
+	require.False(t, h.loggedIn(h.client))
 }

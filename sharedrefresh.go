@@ -21,14 +21,19 @@ import (
 // scs stores offer no atomic "set if absent", so the one replica is chosen
 // with Fischer's timed mutual exclusion: a replica that finds no claim
 // writes its own, waits refreshClaimDelay, and refreshes only if its claim
-// is still the one stored. That is exact as long as reading the absent
-// claim and writing one's own takes less than refreshClaimDelay, which a
-// working store does by orders of magnitude.
+// is still the one stored. That is exact when reading the absent claim and
+// writing one's own takes less than refreshClaimDelay; a replica measures
+// it, and one that was slower does not refresh but waits for the result
+// (when no replica could trust its claim, the requests keep the old tokens
+// until the claim expires, after Config.Timeout, and the next one
+// refreshes: safety, one grant, comes before speed).
+// The claim is released once the result is in the store, so a replica that
+// wins a claim looks for a result once more before refreshing.
 
 const (
 	// refreshClaimDelay is how long a replica waits after claiming a
 	// refresh before it trusts the claim.
-	refreshClaimDelay = 100 * time.Millisecond
+	refreshClaimDelay = 250 * time.Millisecond
 	// refreshPollInterval is how often a waiting replica looks for the
 	// result.
 	refreshPollInterval = 20 * time.Millisecond
@@ -63,23 +68,33 @@ func (oc *OpenIDConnect) refreshShared(ctx context.Context, key string, login *l
 		if fresh, found, err := oc.sharedRefreshResult(ctx, key, login); err != nil || found {
 			return fresh, err
 		}
-		current, claimed, err := store.find(refreshClaimKey(key))
+		began := time.Now()
+		_, claimed, err := store.find(refreshClaimKey(key))
 		if err != nil {
 			return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
 		}
-		if !claimed || bytes.Equal(current, claim) {
-			if !claimed {
-				// Stores expire entries by the wall clock.
-				if err := store.commit(refreshClaimKey(key), claim, time.Now().Add(claimTTL)); err != nil {
-					return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
-				}
+		if !claimed {
+			// Stores expire entries by the wall clock.
+			if err := store.commit(refreshClaimKey(key), claim, time.Now().Add(claimTTL)); err != nil {
+				return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
 			}
+			// Fischer's bound: a claim written later than refreshClaimDelay
+			// after the read that found none may have landed after another
+			// replica trusted its own; this one then only waits.
+			trusted := time.Since(began) < refreshClaimDelay
 			time.Sleep(refreshClaimDelay)
-			current, claimed, err = store.find(refreshClaimKey(key))
+			current, stillClaimed, err := store.find(refreshClaimKey(key))
 			if err != nil {
 				return nil, fmt.Errorf("%w: session store: %w", ErrProviderUnavailable, err)
 			}
-			if claimed && bytes.Equal(current, claim) {
+			if trusted && stillClaimed && bytes.Equal(current, claim) {
+				// The replica that refreshed before may have shared its
+				// result and released its claim between this replica's
+				// two first reads.
+				if fresh, found, err := oc.sharedRefreshResult(ctx, key, login); err != nil || found {
+					oc.releaseRefreshClaim(ctx, key)
+					return fresh, err
+				}
 				return oc.refreshAndShare(ctx, key, login)
 			}
 		}
@@ -87,6 +102,14 @@ func (oc *OpenIDConnect) refreshShared(ctx context.Context, key string, login *l
 			return nil, fmt.Errorf("%w: another replica's token refresh did not finish", ErrProviderUnavailable)
 		}
 		time.Sleep(refreshPollInterval)
+	}
+}
+
+// releaseRefreshClaim deletes this replica's claim, so that a failed
+// refresh can be tried again at once.
+func (oc *OpenIDConnect) releaseRefreshClaim(ctx context.Context, key string) {
+	if err := oc.store(ctx).delete(refreshClaimKey(key)); err != nil {
+		oc.log.Warn("httpoidc: releasing a token refresh claim", "error", err)
 	}
 }
 
@@ -107,16 +130,14 @@ func (oc *OpenIDConnect) refreshAndShare(ctx context.Context, key string, login 
 	default:
 		// A transient failure is not shared: the next replica to try
 		// makes its own attempt.
-		if derr := store.delete(refreshClaimKey(key)); derr != nil {
-			oc.log.Warn("httpoidc: releasing a token refresh claim", "error", derr)
-		}
+		oc.releaseRefreshClaim(ctx, key)
 		return nil, err
 	}
 	raw, _ := json.Marshal(shared)
 	if cerr := store.commit(refreshResultKey(key), raw, time.Now().Add(recentRefreshTTL)); cerr != nil {
 		oc.log.Warn("httpoidc: sharing a token refresh with other replicas", "error", cerr)
-	} else if derr := store.delete(refreshClaimKey(key)); derr != nil {
-		oc.log.Warn("httpoidc: releasing a token refresh claim", "error", derr)
+	} else {
+		oc.releaseRefreshClaim(ctx, key)
 	}
 	return fresh, err
 }
