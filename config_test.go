@@ -82,6 +82,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("OIDC_TESTING_PROFILE", `{"sub":"t","email":"t@example.com"}`)
 	t.Setenv("OIDC_OVERWRITE_REDIRECT_URI", "https://app.example/cb")
 	t.Setenv("OIDC_PRESERVE_NEXT_ON_ERROR", "1")
+	t.Setenv("OIDC_ALLOWED_CLIENTS", "web, mobile  cli")
 	cfg, err := httpoidc.ConfigFromEnv()
 	require.NoError(t, err)
 	require.Equal(t, "id", cfg.ClientSecrets.ClientID)
@@ -94,6 +95,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Equal(t, "t@example.com", cfg.TestingProfile["email"])
 	require.Equal(t, "https://app.example/cb", cfg.RedirectURL)
 	require.True(t, cfg.PreserveNextOnError)
+	require.Equal(t, []string{"web", "mobile", "cli"}, cfg.AllowedClients)
 
 	t.Setenv("OIDC_CLIENT_SECRETS", "/etc/app/client_secrets.json")
 	cfg, err = httpoidc.ConfigFromEnv()
