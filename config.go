@@ -131,7 +131,8 @@ type Config struct {
 	// logout is local only.
 	EndSessionURL string
 	// LogoutParams are extra query parameters of the end session URL, for
-	// providers that want their own (Auth0's returnTo). In a value,
+	// providers that want their own (Auth0's returnTo; OIDC_LOGOUT_PARAMS,
+	// a JSON object). In a value,
 	// {client_id} and {post_logout_redirect_uri} are replaced by the client
 	// ID and the post-logout redirect URL.
 	LogoutParams map[string]string
@@ -412,9 +413,9 @@ func (c *Config) validate() error {
 // OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH, OIDC_LOGOUT_PATH,
 // OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE, OIDC_ALLOWED_CLIENTS,
 // OIDC_ACCESS_TOKEN_VALIDATION, OIDC_LAZY_DISCOVERY, OIDC_BASE_PATH,
-// OIDC_END_SESSION_URL, OIDC_COOKIE_SECRET, OIDC_ALLOWED_EMAIL_DOMAINS and
-// OIDC_ALLOWED_GROUPS
-// (comma or space separated), OIDC_GROUPS_CLAIM and
+// OIDC_END_SESSION_URL, OIDC_LOGOUT_PARAMS (JSON), OIDC_COOKIE_SECRET,
+// OIDC_ALLOWED_EMAIL_DOMAINS and OIDC_ALLOWED_GROUPS (comma or space
+// separated), OIDC_GROUPS_CLAIM and
 // OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL (oauth2-proxy users set its
 // equivalent in their environment); the other Insecure settings have no
 // variable, on purpose. Unset variables leave the defaults. A value that
@@ -474,6 +475,11 @@ func ConfigFromEnv() (Config, error) {
 	}
 	c.BasePath = env.str("OIDC_BASE_PATH")
 	c.EndSessionURL = env.str("OIDC_END_SESSION_URL")
+	if params := env.str("OIDC_LOGOUT_PARAMS"); params != "" {
+		if err := json.Unmarshal([]byte(params), &c.LogoutParams); err != nil {
+			env.fail("OIDC_LOGOUT_PARAMS", `a JSON object of strings, such as {"returnTo": "{post_logout_redirect_uri}"}`)
+		}
+	}
 	c.AllowedEmailDomains = envList(env.str("OIDC_ALLOWED_EMAIL_DOMAINS"))
 	c.RequireVerifiedEmail = env.boolean("OIDC_REQUIRE_VERIFIED_EMAIL", false)
 	c.InsecureAllowUnverifiedEmail = env.boolean("OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL", false)

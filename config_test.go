@@ -109,6 +109,7 @@ func TestConfigFromEnvErrorsNameTheVariable(t *testing.T) {
 		{"OIDC_ENABLED", "maybe"},
 		{"OIDC_TESTING_PROFILE", "{not json"},
 		{"OIDC_CLIENT_SECRETS", `{"web":{}}`},
+		{"OIDC_LOGOUT_PARAMS", `{"returnTo": 1}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +130,7 @@ func TestConfigFromEnvLoginPolicyAndMounting(t *testing.T) {
 	t.Setenv("OIDC_CALLBACK_ROUTE", "/oidc_callback")
 	t.Setenv("OIDC_BASE_PATH", "/app")
 	t.Setenv("OIDC_END_SESSION_URL", "https://tenant.auth0.com/v2/logout")
+	t.Setenv("OIDC_LOGOUT_PARAMS", `{"returnTo": "{post_logout_redirect_uri}", "client_id": "{client_id}"}`)
 	cfg, err := httpoidc.ConfigFromEnv()
 	require.NoError(t, err)
 	require.Equal(t, []string{"example.com", "example.org", "corp.example"}, cfg.AllowedEmailDomains)
@@ -139,6 +141,7 @@ func TestConfigFromEnvLoginPolicyAndMounting(t *testing.T) {
 	require.Equal(t, "/oidc_callback", cfg.CallbackPath)
 	require.Equal(t, "/app", cfg.BasePath)
 	require.Equal(t, "https://tenant.auth0.com/v2/logout", cfg.EndSessionURL)
+	require.Equal(t, map[string]string{"returnTo": "{post_logout_redirect_uri}", "client_id": "{client_id}"}, cfg.LogoutParams)
 
 	t.Setenv("OIDC_REQUIRE_VERIFIED_EMAIL", "")
 	t.Setenv("OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL", "true")

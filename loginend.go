@@ -43,6 +43,7 @@ type LoginEndedError struct {
 	cause  error
 }
 
+// Error says that the login ended and why.
 func (e *LoginEndedError) Error() string {
 	if e.Reason == "" {
 		return "httpoidc: no user is logged in"
