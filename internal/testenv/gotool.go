@@ -32,7 +32,7 @@ const toolBuildTimeout = 30 * time.Minute
 // parallel, share one build.
 func goTool(t testing.TB, name, pkg string, buildArgs ...string) string {
 	t.Helper()
-	goBin := lookTool(t, "go", "install Go, https://go.dev/doc/install")
+	goBin := lookTool(t, "go", "it builds "+name+" from interop/tools/"+name+", minutes the first time")
 	dir := filepath.Join(repoRoot(t), "interop", "tools", name)
 	version, err := exec.Command(goBin, "env", "GOVERSION").Output()
 	if err != nil {
