@@ -74,10 +74,11 @@
 //     (Cognito's ID tokens), or a typ header other than at+jwt,
 //     application/at+jwt and JWT (logout+jwt);
 //   - an access token if its typ header is at+jwt (RFC 9068 §2.1) or,
-//     without it, on positive evidence only: a scope, scp, client_id, typ
-//     (Keycloak's Bearer) or token_use (Cognito's access) claim, or an aud
-//     holding a Config.Audience other than the client ID. The client ID is
-//     the aud of ID tokens, which carry none of these;
+//     without it, on positive evidence only: a scope, scp, typ (Keycloak's
+//     Bearer) or token_use (Cognito's access) claim, a client_id claim
+//     without azp, or an aud holding a Config.Audience other than the
+//     client ID. The client ID is the aud of ID tokens, which carry none of
+//     these (zitadel's carry client_id, but beside azp);
 //   - meant for this API if its aud contains Config.Audience (default: the
 //     client ID) or, with Config.AllowedClients set, if it has no aud at
 //     all (Cognito, Ory Hydra without a requested audience); and, with

@@ -164,8 +164,18 @@ func (pol *tokenPolicy) otherTokenMark(claims map[string]any) *refusal {
 // Audience, is never taken for one. otherTokenMark has passed, so a typ
 // claim is Keycloak's Bearer and a token_use is access.
 func (pol *tokenPolicy) saysAccessToken(claims map[string]any, audience []string) bool {
-	for _, name := range []string{"scope", "scp", "client_id", "typ", "token_use"} {
+	for _, name := range []string{"scope", "scp", "typ", "token_use"} {
 		if _, present := claims[name]; present {
+			return true
+		}
+	}
+	// client_id names the client an access token was issued to (RFC 9068
+	// §2.2), but zitadel puts it into its ID tokens too, beside azp, the
+	// ID token's authorized party (OpenID Connect Core §2), which its
+	// access tokens lack; its ID tokens from a token exchange (RFC 8693)
+	// carry neither nonce nor at_hash.
+	if _, present := claims["client_id"]; present {
+		if _, idToken := claims["azp"]; !idToken {
 			return true
 		}
 	}

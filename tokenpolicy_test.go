@@ -235,6 +235,8 @@ func TestTokenPolicyJWT(t *testing.T) {
 
 		// zitadel: JWT access tokens with client_id and no scope claim.
 		{"zitadel JWT access token", "JWT", map[string]any{"client_id": "api", "aud": []string{"api", "123456789"}, "jti": "j"}, nil, true},
+		{"zitadel ID token from a token exchange: client_id and azp, no nonce or at_hash", "JWT",
+			with(idToken, map[string]any{"client_id": "api"}), nil, false},
 
 		// Dex: access tokens are ID tokens in all but name.
 		{"Dex access token", "", dexToken, nil, false},

@@ -162,6 +162,30 @@ func TestZitadelAcceptToken(t *testing.T) {
 	refreshedID, _ := refreshed.Extra("id_token").(string)
 	require.NotContains(t, jwtClaims(t, refreshedID), "nonce", "an ID token from a refresh has no nonce")
 
+	// A token exchange (RFC 8693) turns an access token into an ID token
+	// with client_id and azp, and no nonce or at_hash. The example OP
+	// authenticates token exchanges with client_secret_basic only.
+	exchange := func(c testenv.Client, accessToken string) string {
+		c.AuthMethod = testenv.ClientSecretBasic
+		status, out := clientPost(t, ctx, c, discover(t, ctx, p).TokenURL, url.Values{
+			"grant_type":           {"urn:ietf:params:oauth:grant-type:token-exchange"},
+			"subject_token":        {accessToken},
+			"subject_token_type":   {"urn:ietf:params:oauth:token-type:access_token"},
+			"requested_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
+			"scope":                {"openid email"},
+		})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		require.Equal(t, "urn:ietf:params:oauth:token-type:id_token", out["issued_token_type"])
+		raw, _ := out["access_token"].(string)
+		claims := jwtClaims(t, raw)
+		require.Equal(t, c.ID, claims["client_id"])
+		require.NotContains(t, claims, "at_hash")
+		require.NotContains(t, claims, "nonce")
+		return raw
+	}
+	exchangedJWT := exchange(p.Client(t, "web-jwt"), jwt.AccessToken)
+	exchangedOpaque := exchange(p.Client(t, "web"), opaque.AccessToken)
+
 	newAPI := func(srv *httptest.Server, client, mode string) *api {
 		cfg := apiConfig(p, p.Client(t, client))
 		cfg.IntrospectionAuthMethod = "" // from discovery
@@ -191,6 +215,8 @@ func TestZitadelAcceptToken(t *testing.T) {
 		never = append(never,
 			tokenCase{"ID token, " + a.mode, a.api, "/any", idToken, refused, "invalid_token"},
 			tokenCase{"ID token from a refresh, " + a.mode, a.api, "/any", refreshedID, refused, "invalid_token"},
+			tokenCase{"ID token from a token exchange, " + a.mode, a.api, "/any", exchangedJWT, refused, "invalid_token"},
+			tokenCase{"app's ID token from a token exchange, " + a.mode, a.api, "/any", exchangedOpaque, refused, "invalid_token"},
 			tokenCase{"refresh token, " + a.mode, a.api, "/any", opaque.RefreshToken, refused, "invalid_token"},
 			tokenCase{"other client's opaque token, " + a.mode, a.api, "/any", otherOpaque.AccessToken, refused, "invalid_token"},
 			tokenCase{"other client's JWT, " + a.mode, a.api, "/any", otherJWT.AccessToken, refused, "invalid_token"},

@@ -19,7 +19,8 @@ type ZitadelConfig struct {
 	// supported: the example OP sends no logout tokens.
 	Clients []Client
 	// Users sign in with their Subject as the username. Groups are not
-	// released: the example OP knows no groups claim.
+	// released: the example OP knows no groups claim. Every user may have
+	// their tokens exchanged (RFC 8693), which the example OP allows admins.
 	Users []User // nil: DefaultUsers()
 }
 

@@ -88,6 +88,9 @@ func run() error {
 			FirstName: u.GivenName, LastName: u.FamilyName,
 			Email: u.Email, EmailVerified: u.EmailVerified,
 			PreferredLanguage: language.English,
+			// The example storage lets only admins' tokens be exchanged
+			// (RFC 8693), for instance for an ID token.
+			IsAdmin: true,
 		}
 	}
 	store := &configuredStorage{Storage: storage.NewStorageWithClients(users, clients), clients: configured}
