@@ -69,7 +69,7 @@ func TestREADMEGoBlocks(t *testing.T) {
 		if string(formatted) != b.code {
 			t.Errorf("README.md:%d: the block is not gofmt-formatted; gofmt makes it:\n%s", b.line, formatted)
 		}
-		name, src, err := b.file()
+		name, src, err := b.file(filepath.Join(root, "README.md"))
 		if err != nil {
 			t.Errorf("README.md:%d: %v", b.line, err)
 			continue
@@ -157,19 +157,20 @@ var readmeImports = map[string]string{
 
 var testFunc = regexp.MustCompile(`(?m)^func Test[A-Z_]`)
 
-// file returns the Go file that compiles the block, and its name.
-func (b readmeBlock) file() (string, []byte, error) {
+// file returns the Go file that compiles the block, and its name. Line
+// directives make errors point at readme, the README's path.
+func (b readmeBlock) file(readme string) (string, []byte, error) {
 	if strings.HasPrefix(b.code, "package ") {
 		pkg, _, _ := strings.Cut(strings.TrimPrefix(b.code, "package "), "\n")
 		name := "block.go"
 		if strings.HasSuffix(pkg, "_test") || testFunc.MatchString(b.code) {
 			name = "block_test.go"
 		}
-		return name, fmt.Appendf(nil, "//line README.md:%d\n%s", b.line, b.code), nil
+		return name, fmt.Appendf(nil, "//line %s:%d\n%s", readme, b.line, b.code), nil
 	}
 	// The body sits in a block of its own, so that it may declare the
 	// names it is given again (mux := ...).
-	src := fmt.Sprintf("package fragment\n\nfunc fragment(%s) {\n\t{\n//line README.md:%d\n%s\t}\n}\n", b.given, b.line, b.code)
+	src := fmt.Sprintf("package fragment\n\nfunc fragment(%s) {\n\t{\n%s\t}\n}\n", b.given, b.code)
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, "README.md", src, parser.SkipObjectResolution)
 	if err != nil {
@@ -232,7 +233,7 @@ func (b readmeBlock) file() (string, []byte, error) {
 	for _, path := range imports {
 		fmt.Fprintf(&out, "\t%q\n", path)
 	}
-	fmt.Fprintf(&out, ")\n\nfunc fragment(%s) {\n\t{\n//line README.md:%d\n%s", b.given, b.line, b.code)
+	fmt.Fprintf(&out, ")\n\nfunc fragment(%s) {\n\t{\n//line %s:%d\n%s", b.given, readme, b.line, b.code)
 	for _, name := range unused {
 		fmt.Fprintf(&out, "\t\t_ = %s\n", name)
 	}
