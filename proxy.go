@@ -125,8 +125,9 @@ func (oc *OpenIDConnect) ReverseProxy(upstream *url.URL, pc ProxyConfig) (http.H
 		return nil, fmt.Errorf("%w: ReverseProxy: the proxy serves the whole site: leave Config.BasePath empty, got %q", ErrInvalidConfig, oc.cfg.BasePath)
 	}
 	if !oc.cfg.ResourceServerOnly {
-		for name, path := range map[string]string{"CallbackPath": oc.cfg.CallbackPath, "LogoutPath": oc.cfg.LogoutPath} {
-			if !strings.HasPrefix(path, pc.Prefix+"/") {
+		// A slice, not a map: the first misplaced path is named every time.
+		for _, p := range [...]struct{ name, path string }{{"CallbackPath", oc.cfg.CallbackPath}, {"LogoutPath", oc.cfg.LogoutPath}} {
+			if name, path := p.name, p.path; !strings.HasPrefix(path, pc.Prefix+"/") {
 				return nil, fmt.Errorf("%w: ReverseProxy: Config.%s %q is not under %s: it would hide the upstream's own page", ErrInvalidConfig, name, path, pc.Prefix)
 			}
 		}
