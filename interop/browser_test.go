@@ -24,9 +24,10 @@ import (
 // loginPage is a provider as the browser test drives it.
 type loginPage struct {
 	name string
-	// start starts the provider for an app at appURL and returns its
-	// issuer and the app's client_secrets.json.
-	start func(t *testing.T, appURL string) (issuer string, secrets []byte)
+	// start starts the provider for an app at appURL and returns the URL
+	// its login form is under (the issuer, or Hydra's login app) and the
+	// app's client_secrets.json.
+	start func(t *testing.T, appURL string) (formURL string, secrets []byte)
 	// fill types the credentials into the provider's login form.
 	fill func(user, password string) chromedp.Action[chromedp.Void]
 	// submit clicks the login form's submit button.
@@ -73,6 +74,44 @@ var loginPages = []loginPage{
 		submit:        chromedp.Click(chromedp.ID("submit")),
 		confirmLogout: chromedp.Click(chromedp.ID("logout-yes")),
 	},
+	{
+		name: "Ory Hydra",
+		start: func(t *testing.T, appURL string) (string, []byte) {
+			h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{{
+				ID: "basic", RedirectURIs: []string{appURL + "/authorize"},
+				PostLogoutRedirectURIs: []string{appURL + "/logout"}, AuthMethod: testenv.ClientSecretPost,
+			}}})
+			secrets, err := json.Marshal(map[string]any{"web": secretsFor(h.Provider, h.Client(t, "basic"))})
+			require.NoError(t, err)
+			return h.LoginURL, secrets
+		},
+		fill: func(user, password string) chromedp.Action[chromedp.Void] {
+			return chromedp.Steps(
+				chromedp.SendKeys(chromedp.CSS(`input[name=username]`), user),
+				chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+			)
+		},
+		submit: chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+	},
+	{
+		name: "zitadel example OP",
+		start: func(t *testing.T, appURL string) (string, []byte) {
+			p := testenv.StartZitadel(t, testenv.ZitadelConfig{Clients: []testenv.Client{{
+				ID: "basic", RedirectURIs: []string{appURL + "/authorize"},
+				PostLogoutRedirectURIs: []string{appURL + "/logout"}, AuthMethod: testenv.ClientSecretPost,
+			}}})
+			secrets, err := json.Marshal(map[string]any{"web": secretsFor(p, p.Client(t, "basic"))})
+			require.NoError(t, err)
+			return p.Issuer, secrets
+		},
+		fill: func(user, password string) chromedp.Action[chromedp.Void] {
+			return chromedp.Steps(
+				chromedp.SendKeys(chromedp.ID("username"), user),
+				chromedp.SendKeys(chromedp.ID("password"), password),
+			)
+		},
+		submit: chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+	},
 }
 
 // TestBrowserBasicExample: a real browser logs in to examples/basic at each
@@ -84,7 +123,7 @@ func TestBrowserBasicExample(t *testing.T) {
 		t.Run(lp.name, func(t *testing.T) {
 			addr := freeAddr(t)
 			appURL := "http://" + addr
-			issuer, secrets := lp.start(t, appURL)
+			formURL, secrets := lp.start(t, appURL)
 			startBasic(t, bin, addr, secrets)
 			tab := testenv.StartChromium(t)
 			ctx, cancel := context.WithTimeout(tab, 30*time.Second)
@@ -92,7 +131,7 @@ func TestBrowserBasicExample(t *testing.T) {
 
 			// An anonymous visit to /login lands on the provider's form.
 			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/login")))
-			requireLocation(t, ctx, issuer+"/")
+			requireLocation(t, ctx, formURL+"/")
 			require.NoError(t, chromedp.Do(ctx, lp.fill("alice", "alice-password")))
 			resp, err := chromedp.RunResponse(ctx, lp.submit)
 			require.NoError(t, err)
@@ -108,7 +147,7 @@ func TestBrowserBasicExample(t *testing.T) {
 
 			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/logout")))
 			if lp.confirmLogout != nil {
-				requireLocation(t, ctx, issuer+"/")
+				requireLocation(t, ctx, formURL+"/")
 				_, err := chromedp.RunResponse(ctx, lp.confirmLogout)
 				require.NoError(t, err)
 			}
@@ -117,7 +156,7 @@ func TestBrowserBasicExample(t *testing.T) {
 
 			// The provider's session is over too: its form is shown again.
 			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/login")))
-			requireLocation(t, ctx, issuer+"/")
+			requireLocation(t, ctx, formURL+"/")
 			require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`input[name=username]`))))
 		})
 	}

@@ -55,6 +55,9 @@ type Hydra struct {
 	*Provider
 	// AdminURL is the base URL of Hydra's admin API, on its own port.
 	AdminURL string
+	// LoginURL is the base URL of the login, consent and logout app, whose
+	// sign-in form is at /login.
+	LoginURL string
 }
 
 // IntrospectionURL is Hydra's RFC 7662 endpoint. It is on the admin port and
@@ -96,6 +99,7 @@ func StartHydra(t testing.TB, cfg HydraConfig) *Hydra {
 	}
 	h.Users = users
 	h.pages = []string{ui.host}
+	h.LoginURL = ui.url
 
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
