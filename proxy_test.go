@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
@@ -26,7 +27,7 @@ import (
 // proxyHarness is oidctest, an upstream application that echoes the
 // request it receives, and the proxy in front of it.
 type proxyHarness struct {
-	t        *testing.T
+	t        testing.TB
 	op       *oidctest.Server
 	oc       *httpoidc.OpenIDConnect
 	upstream *httptest.Server
@@ -50,7 +51,7 @@ func echoApp() http.Handler {
 	})
 }
 
-func newProxyHarness(t *testing.T, upstream http.Handler, pc httpoidc.ProxyConfig) *proxyHarness {
+func newProxyHarness(t testing.TB, upstream http.Handler, pc httpoidc.ProxyConfig) *proxyHarness {
 	t.Helper()
 	op := oidctest.NewServer()
 	t.Cleanup(op.Close)
@@ -91,7 +92,10 @@ func newProxyHarness(t *testing.T, upstream http.Handler, pc httpoidc.ProxyConfi
 	h, err := oc.ReverseProxy(upstreamURL, pc)
 	require.NoError(t, err)
 	handler.Store(h)
-	return &proxyHarness{t: t, op: op, oc: oc, upstream: up, proxy: proxy, client: newBrowser(t)}
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	return &proxyHarness{t: t, op: op, oc: oc, upstream: up, proxy: proxy, client: client}
 }
 
 // do sends a request through the proxy, following redirects, and returns
@@ -455,5 +459,31 @@ func TestProxyRejectsBadConfig(t *testing.T) {
 			require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
 			require.ErrorContains(t, err, tt.want)
 		})
+	}
+}
+
+// BenchmarkProxyLoggedInRequest measures the proxy's own work for a
+// logged-in request: session, identity headers and forwarding to an
+// upstream on loopback.
+func BenchmarkProxyLoggedInRequest(b *testing.B) {
+	h := newProxyHarness(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello "+r.Header.Get("X-Forwarded-Email"))
+	}), httpoidc.ProxyConfig{})
+	resp, body := h.do(h.client, http.MethodGet, "/", nil) // log in
+	require.Equal(b, "hello alice@example.com", body, resp.Status)
+	proxyURL, _ := url.Parse(h.proxy.URL)
+	cookies := h.client.Jar.Cookies(proxyURL)
+	handler := h.proxy.Config.Handler
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, h.proxy.URL+"/page", nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
 	}
 }
