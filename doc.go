@@ -54,6 +54,14 @@
 // Client and User.TokenSource send the user's access token to other APIs,
 // refreshing and saving it when due.
 //
+// # In front of an application in any language
+//
+// ReverseProxy is the handler of an authenticating reverse proxy, as
+// oauth2-proxy: logged-in requests go to an upstream URL with the user in
+// X-Forwarded-User, -Email, -Groups and -Preferred-Username (any such
+// header the client sent is removed first), and /oauth2/auth answers nginx
+// auth_request. Command oidc-proxy runs it with oauth2-proxy's options.
+//
 // # Protecting an API
 //
 // AcceptToken validates bearer tokens as RFC 9068 JWT access tokens against
