@@ -78,6 +78,7 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 
 // proxy is a configured oidc-proxy.
 type proxy struct {
+	oc      *httpoidc.OpenIDConnect
 	address string
 	handler http.Handler
 	log     *slog.Logger
@@ -119,6 +120,10 @@ func newProxy(ctx context.Context, v values, logger *slog.Logger) (*proxy, error
 	if err != nil {
 		p.close()
 		return nil, err
+	}
+	p.oc = oc
+	if cfg.CookieSecret == "" {
+		logger.Warn("oidc-proxy: cookie_secret is shorter than 32 bytes: logins in progress are sealed with a key derived from the client secret")
 	}
 	sessions := oc.Sessions()
 	sessions.Cookie.Name = v.text["cookie_name"]
@@ -184,6 +189,13 @@ func libraryConfig(v values) (httpoidc.Config, httpoidc.ProxyConfig, error) {
 	}
 	if _, err := decodeSecret(secret); err != nil {
 		return cfg, pc, err
+	}
+	// The sessions themselves stay server-side (memory or Redis); the
+	// secret seals the cookie of a login in progress. httpoidc wants 256
+	// bits there: a shorter secret leaves it the key it derives from the
+	// client secret, which every replica shares as well.
+	if len(secret) >= 32 {
+		cfg.CookieSecret = secret
 	}
 	cfg.Scopes = strings.Fields(v.text["scope"])
 	cfg.RedirectURL = v.text["redirect_url"]
@@ -309,6 +321,9 @@ func (p *proxy) serveListener(ctx context.Context, l net.Listener) error {
 }
 
 func (p *proxy) close() {
+	if p.oc != nil {
+		p.oc.Close()
+	}
 	if p.redis != nil {
 		_ = p.redis.Close()
 	}
