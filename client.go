@@ -11,8 +11,8 @@ import (
 // TokenSource returns the user's access token as an oauth2.TokenSource,
 // for calling APIs as the user (Flask-OIDC's ensure_active_token, the
 // Auth0 guide's auth0.get). Each Token call reads the login from the
-// session; when the access token is about to expire (within
-// Config.ClockSkew) it is refreshed through the same single-flight
+// session; when the access token is about to expire (within a fifth of
+// its lifetime, at most a minute) it is refreshed through the same single-flight
 // refresher the middleware uses, the policies and Config.Authorize run
 // again, and the new tokens are saved in the session. Call it before the
 // response is written: the session is saved with the response's headers.
@@ -20,8 +20,10 @@ import (
 // Token returns a *LoginEndedError (errors.Is ErrLoginEnded) when nobody
 // is logged in, the login was ended meanwhile, or the provider or
 // Authorize refused the refresh (the login is then ended, and OnLogout
-// called); and an error wrapping ErrProviderUnavailable when the access
-// token has expired and the provider cannot be reached to refresh it.
+// called); an error wrapping ErrProviderUnavailable when the access
+// token has expired and the provider cannot be reached to refresh it; and
+// one wrapping ErrInvalidToken when it has expired and the provider issued
+// no refresh token (the login itself lasts as long as the session).
 // The user must come from UserFrom in a request served by Handler.
 func (u *User) TokenSource() oauth2.TokenSource {
 	return userTokenSource{u}
@@ -49,6 +51,9 @@ func (s userTokenSource) Token() (*oauth2.Token, error) {
 	tok := &oauth2.Token{AccessToken: login.AccessToken, TokenType: "Bearer", RefreshToken: login.RefreshToken}
 	if login.Expiry != 0 {
 		tok.Expiry = time.Unix(login.Expiry, 0)
+		if !oc.cfg.Now().Before(tok.Expiry) && login.RefreshToken == "" {
+			return nil, fmt.Errorf("%w: the access token has expired and the provider issued no refresh token (ask for offline_access)", ErrInvalidToken)
+		}
 		if !oc.cfg.Now().Before(tok.Expiry) {
 			return nil, fmt.Errorf("%w: the access token has expired and could not be refreshed", ErrProviderUnavailable)
 		}
