@@ -1,6 +1,7 @@
 package httpoidc
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -68,8 +69,9 @@ func (s userTokenSource) Token() (*oauth2.Token, error) {
 // token (see User.TokenSource) with every request, over the transport and
 // timeout of Config.HTTPClient. Its requests fail with an error matching
 // ErrLoginEnded when nobody is logged in or the login has ended, before
-// anything is sent. Use it within the request r, and only towards APIs
-// that should see the user's token.
+// anything is sent, and it follows redirects only to the same scheme and
+// host: the token would go along. Use it within the request r, and only
+// towards APIs that should see the user's token.
 func (oc *OpenIDConnect) Client(r *http.Request) *http.Client {
 	base := oc.cfg.HTTPClient
 	transport := base.Transport
@@ -77,8 +79,22 @@ func (oc *OpenIDConnect) Client(r *http.Request) *http.Client {
 		transport = http.DefaultTransport
 	}
 	return &http.Client{
-		Transport:     &oauth2.Transport{Source: UserFrom(r.Context()).TokenSource(), Base: transport},
-		Timeout:       base.Timeout,
-		CheckRedirect: base.CheckRedirect,
+		Transport: &oauth2.Transport{Source: UserFrom(r.Context()).TokenSource(), Base: transport},
+		Timeout:   base.Timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			// The transport adds the token to every request, so net/http's
+			// dropping of Authorization on redirects elsewhere does not
+			// apply (RFC 6750 §5.3: do not send tokens to other parties).
+			if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+				return fmt.Errorf("httpoidc: Client does not follow a redirect to %s://%s with the user's token", req.URL.Scheme, req.URL.Host)
+			}
+			if base.CheckRedirect != nil {
+				return base.CheckRedirect(req, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		},
 	}
 }

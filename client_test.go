@@ -174,3 +174,41 @@ func TestClientWhenDisabled(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, "testing-access-token testing-access-token", string(body))
 }
+
+func TestClientKeepsTheTokenOnItsHost(t *testing.T) {
+	var leaked atomic.Value
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("Authorization"))
+	}))
+	defer elsewhere.Close()
+	redirecting := http.NewServeMux()
+	redirecting.Handle("/same", http.RedirectHandler("/echo", http.StatusFound))
+	redirecting.Handle("/away", http.RedirectHandler(elsewhere.URL+"/steal", http.StatusFound))
+	redirecting.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	})
+	apiSrv := httptest.NewServer(redirecting)
+	defer apiSrv.Close()
+
+	h := newHarness(t, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/call/", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := h.oc.Client(r).Get(apiSrv.URL + "/" + strings.TrimPrefix(r.URL.Path, "/call/"))
+		if err != nil {
+			fmt.Fprint(w, "error: ", err)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Fprint(w, string(body))
+	})
+	mux.Handle("/", testApp(h.oc))
+	h.serve(mux)
+	h.login(h.client)
+
+	_, body := h.get(h.client, "/call/same")
+	require.Equal(t, h.me(h.client)["access_token"], body, "a redirect on the same host keeps the token")
+	_, body = h.get(h.client, "/call/away")
+	require.Contains(t, body, "does not follow a redirect to http://"+strings.TrimPrefix(elsewhere.URL, "http://"))
+	require.Nil(t, leaked.Load(), "the other host was never called")
+}
