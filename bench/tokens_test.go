@@ -182,9 +182,9 @@ func unauthorized(w http.ResponseWriter) { w.WriteHeader(http.StatusUnauthorized
 
 // accessClaims is what a peer-based API decodes from a token.
 type accessClaims struct {
-	Subject  string   `json:"sub"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope"`
+	Subject  string        `json:"sub"`
+	ClientID string        `json:"client_id"`
+	Scope    string        `json:"scope"`
 	Audience audienceClaim `json:"aud"`
 }
 
