@@ -290,6 +290,13 @@ type Config struct {
 	IntrospectionCacheTTL time.Duration
 	// TokenCacheSize bounds the number of remembered tokens. Default: 10000.
 	TokenCacheSize int
+	// IntrospectionsPerSecond bounds the introspection calls AcceptToken
+	// makes for tokens it has not validated yet (a token bucket holding as
+	// many calls as one second allows), so that a flood of garbage opaque
+	// tokens cannot turn into a flood on the provider. Beyond it such a
+	// token is answered 503 with Retry-After at once, while tokens in the
+	// cache keep being served. Default: 300. Negative disables the limit.
+	IntrospectionsPerSecond int
 	// KeyRefreshInterval is how often the provider's JWKS is refetched.
 	// Default: 1 hour.
 	KeyRefreshInterval time.Duration
@@ -345,6 +352,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.TokenCacheSize <= 0 {
 		c.TokenCacheSize = 10000
+	}
+	if c.IntrospectionsPerSecond == 0 {
+		c.IntrospectionsPerSecond = 300
 	}
 	if c.KeyRefreshInterval <= 0 {
 		c.KeyRefreshInterval = time.Hour

@@ -25,10 +25,10 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 	if _, refused := rs.rejected.get(d, oc.cfg.Now()); refused {
 		return nil, fmt.Errorf("%w: inactive (remembered)", ErrInvalidToken)
 	}
-	// DoChan, unlike checkJWT: introspection waits on the network, so a
-	// caller whose request ends stops waiting while the others share the
-	// answer.
-	results := rs.flight.DoChan(string(d[:]), func() (any, error) {
+	// Do, as checkJWT: the call runs on the caller's goroutine, with no
+	// goroutine or channel per token. Requests sharing it wait for its
+	// answer, which Config.Timeout bounds.
+	v, err, _ := rs.flight.Do(string(d[:]), func() (any, error) {
 		now := oc.cfg.Now()
 		if e, ok := rs.cache.get(d, now); ok {
 			return e.tok, nil
@@ -36,21 +36,33 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 		if _, refused := rs.rejected.get(d, now); refused {
 			return nil, fmt.Errorf("%w: inactive (remembered)", ErrInvalidToken)
 		}
+		// Only a call the caches cannot spare spends the budget: tokens
+		// validated earlier never reach here, and requests sharing this
+		// call take nothing. The budget runs on the wall clock, as the
+		// provider's load does, not on Config.Now.
+		if !rs.budget.allow(time.Now()) {
+			return nil, errIntrospectionBudget
+		}
 		// Other requests share the answer, so the caller leaving must not
-		// abort the request; Config.Timeout bounds it.
-		octx, cancel := oc.outbound(context.WithoutCancel(ctx))
+		// abort the request.
+		octx, cancel := oc.introspectionContext(context.WithoutCancel(ctx))
 		defer cancel()
 		return oc.introspect(octx, p, raw, d)
 	})
-	select {
-	case res := <-results:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*Token), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: waiting for introspection: %w", ErrProviderUnavailable, context.Cause(ctx))
+	if err != nil {
+		return nil, err
 	}
+	return v.(*Token), nil
+}
+
+// introspectionContext is outbound without its timer when the HTTP client
+// has a Timeout of its own (the default client does): the client's bounds
+// the call, and a second timer per call would only cost.
+func (oc *OpenIDConnect) introspectionContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if oc.cfg.HTTPClient.Timeout <= 0 || oc.cfg.HTTPClient.Timeout > oc.cfg.Timeout {
+		return oc.outbound(ctx)
+	}
+	return context.WithValue(ctx, oauth2.HTTPClient, oc.cfg.HTTPClient), func() {}
 }
 
 // introspect validates raw with the provider's introspection endpoint and

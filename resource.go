@@ -78,6 +78,9 @@ type resourceServer struct {
 	// flight makes concurrent requests with one new token share a single
 	// verification or introspection; it is keyed by the token's digest.
 	flight singleflight.Group
+	// budget bounds the introspection calls for tokens not seen before
+	// (Config.IntrospectionsPerSecond); nil when unlimited.
+	budget *tokenBucket
 	bearer introspectionBearer
 	policy *tokenPolicy
 }
@@ -92,6 +95,7 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 	rs.policy = newTokenPolicy(cfg, clientID)
 	rs.cache = newTokenCache(cfg.TokenCacheSize)
 	rs.rejected = newTokenCache(cfg.TokenCacheSize)
+	rs.budget = newTokenBucket(cfg.IntrospectionsPerSecond)
 }
 
 // AcceptToken returns middleware that passes a request to the next handler
@@ -133,6 +137,9 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 //     scope attribute naming all the required scopes;
 //   - a provider that cannot be reached: 503 temporarily_unavailable with
 //     Retry-After and no challenge;
+//   - a token that needs introspecting while Config.IntrospectionsPerSecond
+//     is spent: the same 503, with Retry-After: 1 and without calling the
+//     provider (tokens already validated are served from the cache);
 //   - a configuration that keeps any token from being validated (the
 //     introspection endpoint refuses the API's credentials, or the token
 //     endpoint the client credentials grant AuthBearer needs): 500
@@ -213,6 +220,13 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 		// the operator must change a setting, which the log says.
 		a.oc.resource.policy.logConfigError(r.URL.Path, err)
 		writeBearerError(w, http.StatusInternalServerError, "", "server_error", descMisconfigured)
+		return
+	case isBudgetSpent(err):
+		// A flood of new tokens: answered at once, and logged at debug
+		// level only, since the flood would flood the log too.
+		a.oc.log.Debug("httpoidc: bearer token not introspected: Config.IntrospectionsPerSecond spent", "path", r.URL.Path)
+		w.Header().Set("Retry-After", "1")
+		writeBearerError(w, http.StatusServiceUnavailable, "", "temporarily_unavailable", descUnavailable)
 		return
 	case err != nil:
 		a.oc.log.Warn("httpoidc: bearer token not validated: provider unavailable", "path", r.URL.Path, "error", err)

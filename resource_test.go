@@ -1138,7 +1138,7 @@ func BenchmarkJWT(b *testing.B) {
 // parallel clients and reports the introspection calls made.
 func BenchmarkIntrospectionParallel(b *testing.B) {
 	const distinct = 1000
-	a := newAPI(b, nil)
+	a := newAPI(b, func(c *Config) { c.IntrospectionsPerSecond = -1 })
 	tokens := make([]string, distinct)
 	for i := range tokens {
 		tokens[i] = a.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice", Scopes: []string{"read"}})

@@ -2,5 +2,5 @@ package bench
 
 import "github.com/httpoidc/httpoidc"
 
-// setIntrospectionBudget is a no-op before the introspection budget.
-func setIntrospectionBudget(*httpoidc.Config, int) {}
+// setIntrospectionBudget sets Config.IntrospectionsPerSecond.
+func setIntrospectionBudget(c *httpoidc.Config, perSecond int) { c.IntrospectionsPerSecond = perSecond }
