@@ -115,7 +115,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		oc.sessions = &scs.SessionManager{
 			Lifetime: 24 * time.Hour,
 			Store:    cfg.SessionStore,
-			Codec:    scs.GobCodec{},
+			Codec:    sessionCodec{},
 			ErrorFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 				oc.log.Error("httpoidc: session store", "path", r.URL.Path, "error", err)
 				oc.writeError(w, r, http.StatusInternalServerError, "Internal error", "The session could not be loaded or saved.")
