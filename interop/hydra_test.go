@@ -324,3 +324,34 @@ func TestHydraAcceptToken(t *testing.T) {
 	}
 	runTokenCases(t, ctx, "", never)
 }
+
+// TestHydraShortLivedAccessTokens: with Hydra's access tokens living 30
+// seconds, less than the default ClockSkew, a login neither loops back to
+// Hydra (without a refresh token) nor refreshes on every request (with one).
+func TestHydraShortLivedAccessTokens(t *testing.T) {
+	for _, offline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("offline_access=%v", offline), func(t *testing.T) {
+			srv := reserve(t, "127.0.0.1")
+			h := testenv.StartHydra(t, testenv.HydraConfig{
+				Clients:        []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+				AccessTokenTTL: 30 * time.Second,
+			})
+			ctx := testContext(t)
+			cfg := appConfig(h.Provider, h.Client(t, "web"))
+			if offline {
+				cfg.Scopes = append(slices.Clone(userScopes), "offline_access")
+			}
+			a := startApp(t, srv, cfg)
+			browser := newBrowser(t)
+
+			u := a.login(t, ctx, h.Provider, browser, "alice")
+			require.True(t, u.LoggedIn)
+			require.Equal(t, offline, u.RefreshToken != "")
+			for range 3 {
+				again := a.get(t, ctx, browser, "/private")
+				require.True(t, again.LoggedIn)
+				require.Equal(t, u.AccessToken, again.AccessToken, "no refresh while the token is fresh")
+			}
+		})
+	}
+}
