@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -33,6 +35,10 @@ type echoed struct {
 func startUpstream(t *testing.T) *httptest.Server {
 	t.Helper()
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/socket" {
+			greetOverWebSocket(w, r)
+			return
+		}
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = io.WriteString(w, `<!doctype html><title>app</title><h1>The application</h1>`+
@@ -46,6 +52,30 @@ func startUpstream(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(app.Close)
 	return app
+}
+
+// greetOverWebSocket completes a WebSocket handshake (RFC 6455 §4.2.2)
+// and sends one text frame naming the user the proxy forwarded: enough
+// for a browser's WebSocket to show that the upgrade went through.
+func greetOverWebSocket(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		http.Error(w, "want a WebSocket", http.StatusBadRequest)
+		return
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	greeting := "hello " + r.Header.Get("X-Forwarded-User")
+	_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	_, _ = rw.Write(append([]byte{0x81, byte(len(greeting))}, greeting...)) // FIN, text, unmasked
+	_ = rw.Flush()
+	// Wait for the browser to close; reading fails then.
+	_, _ = rw.ReadByte()
 }
 
 func htmlEscape(s string) string {

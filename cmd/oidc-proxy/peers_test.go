@@ -242,6 +242,16 @@ func TestProxyChromiumThroughHAProxy(t *testing.T) {
 	require.Equal(t, b.origin+"/welcome", loc)
 	require.Contains(t, text(), "user alice, email alice@example.com, proto https", text())
 
+	// A WebSocket from the page reaches the application through HAProxy
+	// and the proxy, with the user's identity.
+	greeting, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve, reject) => {
+		const ws = new WebSocket("wss://" + location.host + "/socket");
+		ws.onmessage = (e) => { resolve(e.data); ws.close(); };
+		ws.onerror = () => reject(new Error("WebSocket failed"));
+	})`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, "hello alice", greeting)
+
 	// The sign-out link of the application's page ends the session: the
 	// next page load goes to the provider's login page again.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("sign-out")),
