@@ -38,13 +38,17 @@ func (m *memoryStore) cleanup(interval time.Duration) {
 		case <-m.stop:
 			return
 		case now := <-tick.C:
-			m.mu.Lock()
-			for k, it := range m.items {
-				if !now.Before(it.expiry) {
-					delete(m.items, k)
-				}
-			}
-			m.mu.Unlock()
+			m.deleteExpired(now)
+		}
+	}
+}
+
+func (m *memoryStore) deleteExpired(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, it := range m.items {
+		if !now.Before(it.expiry) {
+			delete(m.items, k)
 		}
 	}
 }
