@@ -30,40 +30,8 @@ import (
 // (issue 11, "Across replicas": the losing replica replayed the retired
 // refresh token and sent the user through login again).
 func TestReplicasRefreshOnceAndBothKeepTheLogin(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	op := oidctest.NewServer()
-	t.Cleanup(op.Close)
-	var proxy atomic.Pointer[httputil.ReverseProxy]
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxy.Load().ServeHTTP(w, r) }))
-	t.Cleanup(front.Close)
-	op.AddClient(oidctest.Client{ID: "app", Secret: "app-secret", RedirectURIs: []string{front.URL + "/authorize"}})
-	op.AddUser(alice)
-	op.AutoLogin("alice")
-	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
-	require.NoError(t, err)
-
-	newReplica := func() *httptest.Server {
-		sessions := scs.New()
-		sessions.Store = goredisstore.New(rdb)
-		oc, err := httpoidc.New(context.Background(), httpoidc.Config{
-			ClientSecrets: secrets, Sessions: sessions, Now: op.Now, Logger: slog.New(slog.DiscardHandler),
-		})
-		require.NoError(t, err)
-		t.Cleanup(oc.Close)
-		srv := httptest.NewServer(oc.Handler(testApp(oc)))
-		t.Cleanup(srv.Close)
-		return srv
-	}
-	replicas := []*httptest.Server{newReplica(), newReplica()}
-	// The browser logs in through the public URL, served by the first
-	// replica; cookies for 127.0.0.1 go to every port, so both replicas
-	// then see the same session.
-	target, _ := url.Parse(replicas[0].URL)
-	proxy.Store(httputil.NewSingleHostReverseProxy(target))
-	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
-	h.login(h.client)
-
+	h, replicas := replicaPair(t)
+	op := h.op
 	op.Advance(2 * time.Hour) // the access token has expired
 	tokenCalls := op.Requests(oidctest.EndpointToken)
 	const requests = 50
@@ -104,4 +72,69 @@ func TestReplicasRefreshOnceAndBothKeepTheLogin(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "still logged in on %s", replica.URL)
 	}
 	require.Equal(t, 1, op.Requests(oidctest.EndpointToken)-tokenCalls)
+}
+
+// replicaPair is two replicas of the app on one real redis-server, and a
+// browser logged in through the first.
+func replicaPair(t *testing.T) (*harness, []*httptest.Server) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	op := oidctest.NewServer()
+	t.Cleanup(op.Close)
+	var proxy atomic.Pointer[httputil.ReverseProxy]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxy.Load().ServeHTTP(w, r) }))
+	t.Cleanup(front.Close)
+	op.AddClient(oidctest.Client{ID: "app", Secret: "app-secret", RedirectURIs: []string{front.URL + "/authorize"}})
+	op.AddUser(alice)
+	op.AutoLogin("alice")
+	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
+	require.NoError(t, err)
+
+	newReplica := func() *httptest.Server {
+		sessions := scs.New()
+		sessions.Store = goredisstore.New(rdb)
+		oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+			ClientSecrets: secrets, Sessions: sessions, Now: op.Now, Logger: slog.New(slog.DiscardHandler),
+		})
+		require.NoError(t, err)
+		t.Cleanup(oc.Close)
+		srv := httptest.NewServer(oc.Handler(testApp(oc)))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	replicas := []*httptest.Server{newReplica(), newReplica()}
+	// The browser logs in through the public URL, served by the first
+	// replica; cookies for 127.0.0.1 go to every port, so both replicas
+	// then see the same session.
+	target, _ := url.Parse(replicas[0].URL)
+	proxy.Store(httputil.NewSingleHostReverseProxy(target))
+	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
+	h.login(h.client)
+	return h, replicas
+}
+
+// TestReplicasShareARefusedRefresh: when the provider refuses the refresh
+// token, the other replica does not send it again; the login ends on both.
+func TestReplicasShareARefusedRefresh(t *testing.T) {
+	h, replicas := replicaPair(t)
+	h.op.Revoke(h.me(h.client)["refresh_token"].(string))
+	h.op.Advance(2 * time.Hour)
+	tokenCalls := h.op.Requests(oidctest.EndpointToken)
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for i := range statuses {
+		wg.Go(func() {
+			resp, err := h.client.Do(jsonRequest(t, replicas[i%2].URL+"/me"))
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 1, h.op.Requests(oidctest.EndpointToken)-tokenCalls, "one refused grant, not one per replica")
+	for i, status := range statuses {
+		require.Equal(t, http.StatusUnauthorized, status, "request %d", i)
+	}
 }
