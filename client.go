@@ -12,11 +12,13 @@ import (
 // TokenSource returns the user's access token as an oauth2.TokenSource,
 // for calling APIs as the user (Flask-OIDC's ensure_active_token, the
 // Auth0 guide's auth0.get). Each Token call reads the login from the
-// session; when the access token is about to expire (within a fifth of
-// its lifetime, at most a minute) it is refreshed through the same single-flight
-// refresher the middleware uses, the policies and Config.Authorize run
-// again, and the new tokens are saved in the session. Call it before the
-// response is written: the session is saved with the response's headers.
+// session, so it is safe for concurrent use by the request's goroutines;
+// u itself keeps the tokens it was made with. When the access token is
+// about to expire (within a fifth of its lifetime, at most a minute) it is
+// refreshed through the same single-flight refresher the middleware uses,
+// the policies and Config.Authorize run again, and the new tokens are
+// saved in the session. Call it before the response is written: the
+// session is saved with the response's headers.
 //
 // Token returns a *LoginEndedError (errors.Is ErrLoginEnded) when nobody
 // is logged in, the login was ended meanwhile, or the provider or
@@ -59,9 +61,6 @@ func (s userTokenSource) Token() (*oauth2.Token, error) {
 			return nil, fmt.Errorf("%w: the access token has expired and could not be refreshed", ErrProviderUnavailable)
 		}
 	}
-	// The application may hold u for the rest of the request: keep it
-	// current.
-	u.AccessToken, u.RefreshToken, u.IDToken, u.Expiry = login.AccessToken, login.RefreshToken, login.IDToken, tok.Expiry
 	return tok, nil
 }
 
