@@ -366,9 +366,9 @@ func TestOnLogoutReasons(t *testing.T) {
 	}{
 		{"User.Logout", nil, func(h *harness) { h.get(h.client, "/local-logout") }, httpoidc.LogoutLocal},
 		{"logout path without end session", []oidctest.Option{oidctest.WithoutEndSession()}, func(h *harness) {
-			h.get(h.client, "/logout")
+			h.get(h.client, "/logout", "Sec-Fetch-Site", "same-origin")
 		}, httpoidc.LogoutLocal},
-		{"RP-initiated", nil, func(h *harness) { h.get(h.client, "/logout") }, httpoidc.LogoutRPInitiated},
+		{"RP-initiated", nil, func(h *harness) { h.get(h.client, "/logout", "Sec-Fetch-Site", "same-origin") }, httpoidc.LogoutRPInitiated},
 		{"back-channel", nil, func(h *harness) {
 			resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {h.op.LogoutToken("app", "alice", "")}})
 			require.NoError(h.t, err)

@@ -73,7 +73,9 @@ type Config struct {
 	// such as prompt, resource or audience.
 	AuthParams map[string]string
 	// ClockSkew is the leeway allowed when checking exp, nbf and iat
-	// (OIDC_CLOCK_SKEW). Default: 60 seconds. Negative means none.
+	// (OIDC_CLOCK_SKEW). Default: 60 seconds. Negative means none. New
+	// refuses more than 5 minutes: a larger leeway keeps expired tokens
+	// usable and hides a clock that needs fixing.
 	ClockSkew time.Duration
 	// DisableUserInfo skips the userinfo request at login; the profile then
 	// holds the ID token's claims only (OIDC_USER_INFO_ENABLED=false).
@@ -98,9 +100,16 @@ type Config struct {
 	IntrospectionAuthMethod string
 
 	// Disabled turns OpenID Connect off for tests and development
-	// (OIDC_ENABLED=false): no provider is contacted and no client secrets
-	// are needed. See TestingProfile.
+	// (OIDC_ENABLED=false): no provider is contacted, no client secrets are
+	// needed, every request is TestingProfile's user and AcceptToken
+	// accepts any token. New logs it at error level, and refuses it next to
+	// client secrets or a redirect URL that is not on a loopback address,
+	// which look like a real deployment, unless Testing is set too.
 	Disabled bool
+	// Testing declares that this configuration is a test set-up, so that
+	// Disabled is allowed next to client secrets or a non-loopback
+	// RedirectURL (OIDC_TESTING). It changes nothing else.
+	Testing bool
 	// TestingProfile is, when Disabled is set, the profile every request is
 	// logged in with (OIDC_TESTING_PROFILE). Empty means anonymous.
 	TestingProfile map[string]any
@@ -182,6 +191,13 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeout bounds every request to the provider. Default: 10 seconds.
 	Timeout time.Duration
+	// InsecureHTTPProvider lets the provider's URLs (issuer, endpoints from
+	// discovery or the client secrets, jwks_uri) use plain http on hosts
+	// other than loopback addresses, for test set-ups such as a provider in
+	// a container network. Without it New and discovery refuse them,
+	// because tokens, keys and the client secret would travel in clear
+	// text. New logs a warning when it is set.
+	InsecureHTTPProvider bool
 	// Logger receives the package's logs. Tokens, secrets and cookies are
 	// never logged. Default: slog.Default().
 	Logger *slog.Logger
@@ -370,7 +386,13 @@ func (c *Config) withDefaults() {
 // minCookieSecret is the shortest Config.CookieSecret accepted: 256 bits.
 const minCookieSecret = 32
 
+// maxClockSkew is the largest Config.ClockSkew New accepts.
+const maxClockSkew = 5 * time.Minute
+
 func (c *Config) validate() error {
+	if c.ClockSkew > maxClockSkew {
+		return fmt.Errorf("%w: ClockSkew (OIDC_CLOCK_SKEW) is %s, more than the %s allowed: fix the clocks instead", ErrInvalidConfig, c.ClockSkew, maxClockSkew)
+	}
 	if !slices.Contains(c.Scopes, "openid") {
 		return fmt.Errorf("%w: Scopes must contain openid, got %q", ErrInvalidConfig, strings.Join(c.Scopes, " "))
 	}
@@ -423,7 +445,7 @@ func (c *Config) validate() error {
 // OIDC_TOKEN_ENDPOINT_AUTH_METHOD, OIDC_CALLBACK_PATH, OIDC_LOGOUT_PATH,
 // OIDC_POST_LOGOUT_REDIRECT_URI, OIDC_AUDIENCE, OIDC_ALLOWED_CLIENTS,
 // OIDC_ACCESS_TOKEN_VALIDATION, OIDC_LAZY_DISCOVERY, OIDC_BASE_PATH,
-// OIDC_END_SESSION_URL, OIDC_LOGOUT_PARAMS (JSON), OIDC_COOKIE_SECRET,
+// OIDC_END_SESSION_URL, OIDC_LOGOUT_PARAMS (JSON), OIDC_COOKIE_SECRET, OIDC_TESTING,
 // OIDC_ALLOWED_EMAIL_DOMAINS and OIDC_ALLOWED_GROUPS (comma or space
 // separated), OIDC_GROUPS_CLAIM and
 // OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL (oauth2-proxy users set its
@@ -469,6 +491,7 @@ func ConfigFromEnv() (Config, error) {
 	c.IntrospectionAuthMethod = env.str("OIDC_INTROSPECTION_AUTH_METHOD")
 	c.ClientAuthMethod = env.str("OIDC_TOKEN_ENDPOINT_AUTH_METHOD")
 	c.Disabled = !env.boolean("OIDC_ENABLED", true)
+	c.Testing = env.boolean("OIDC_TESTING", false)
 	if profile := env.str("OIDC_TESTING_PROFILE"); profile != "" {
 		if err := json.Unmarshal([]byte(profile), &c.TestingProfile); err != nil {
 			env.fail("OIDC_TESTING_PROFILE", "a JSON object")

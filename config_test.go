@@ -1,7 +1,9 @@
 package httpoidc_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,6 +85,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("OIDC_OVERWRITE_REDIRECT_URI", "https://app.example/cb")
 	t.Setenv("OIDC_PRESERVE_NEXT_ON_ERROR", "1")
 	t.Setenv("OIDC_ALLOWED_CLIENTS", "web, mobile  cli")
+	t.Setenv("OIDC_TESTING", "true")
 	cfg, err := httpoidc.ConfigFromEnv()
 	require.NoError(t, err)
 	require.Equal(t, "id", cfg.ClientSecrets.ClientID)
@@ -96,6 +99,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Equal(t, "https://app.example/cb", cfg.RedirectURL)
 	require.True(t, cfg.PreserveNextOnError)
 	require.Equal(t, []string{"web", "mobile", "cli"}, cfg.AllowedClients)
+	require.True(t, cfg.Testing)
 
 	t.Setenv("OIDC_CLIENT_SECRETS", "/etc/app/client_secrets.json")
 	cfg, err = httpoidc.ConfigFromEnv()
@@ -107,6 +111,7 @@ func TestConfigFromEnvErrorsNameTheVariable(t *testing.T) {
 	tests := []struct{ name, value string }{
 		{"OIDC_CLOCK_SKEW", "a minute"},
 		{"OIDC_ENABLED", "maybe"},
+		{"OIDC_TESTING", "maybe"},
 		{"OIDC_TESTING_PROFILE", "{not json"},
 		{"OIDC_CLIENT_SECRETS", `{"web":{}}`},
 		{"OIDC_LOGOUT_PARAMS", `{"returnTo": 1}`},
@@ -216,4 +221,40 @@ func TestConfigFromEnvRefusesRemovedSettings(t *testing.T) {
 			require.ErrorContains(t, err, tt.instead)
 		})
 	}
+}
+
+// TestClockSkewIsBounded: a leeway of more than a few minutes would keep
+// expired tokens usable, so New refuses it, from a Config or from
+// OIDC_CLOCK_SKEW.
+func TestClockSkewIsBounded(t *testing.T) {
+	tests := []struct {
+		skew time.Duration
+		ok   bool
+	}{
+		{-1, true},
+		{0, true},
+		{5 * time.Minute, true},
+		{5*time.Minute + time.Second, false},
+		{time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.skew.String(), func(t *testing.T) {
+			oc, err := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true, ClockSkew: tt.skew, Logger: slog.New(slog.DiscardHandler)})
+			if tt.ok {
+				require.NoError(t, err)
+				oc.Close()
+				return
+			}
+			require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+			require.ErrorContains(t, err, "ClockSkew")
+		})
+	}
+
+	t.Setenv("OIDC_CLOCK_SKEW", "600")
+	cfg, err := httpoidc.ConfigFromEnv()
+	require.NoError(t, err)
+	cfg.Disabled, cfg.Testing = true, true
+	_, err = httpoidc.New(context.Background(), cfg)
+	require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+	require.ErrorContains(t, err, "OIDC_CLOCK_SKEW")
 }

@@ -42,7 +42,12 @@
 // nonce. The callback verifies the ID token (signature, iss, aud, azp, exp,
 // iat and nonce, with Config.ClockSkew), the RFC 9207 iss parameter, and
 // that the userinfo response is for the same subject; it renews the session
-// token and returns only to a path on the same site.
+// token and returns only to a path on the same site. ID tokens from a
+// refresh get the same checks and must continue the login's
+// authentication. The logout path logs out on a GET or POST from the
+// application's own pages, and asks for confirmation otherwise, so other
+// sites cannot log users out. Every provider URL must be https, except on
+// loopback addresses (see Config.InsecureHTTPProvider).
 //
 // # Who may log in, and calling APIs as the user
 //
@@ -134,8 +139,11 @@
 // # Testing
 //
 // With Config.Disabled no provider is contacted and Config.TestingProfile
-// is the user every request is logged in as; see Example_testing. For
-// tests that go through the real flow, package
+// is the user every request is logged in as; see Example_testing. As that
+// switches authentication off, New logs it at error level and refuses it
+// next to client secrets or a RedirectURL off this machine, unless
+// Config.Testing (OIDC_TESTING=true) declares a test set-up. For tests that
+// go through the real flow, package
 // github.com/httpoidc/httpoidc/oidctest runs an OpenID Provider in the
 // test process.
 package httpoidc

@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
 
@@ -145,14 +143,9 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 	if rawIDToken == "" {
 		return nil, rejectLogin("The identity provider sent no ID token.", errors.New("no id_token in token response"))
 	}
-	idToken, claims, err := oc.verifyIDToken(octx, p, rawIDToken, pending.Nonce)
+	idToken, claims, err := oc.verifyIDToken(octx, p, rawIDToken, tok.AccessToken, idTokenAtLogin(pending.Nonce))
 	if err != nil {
 		return nil, rejectLogin("The identity provider's answer could not be verified.", err)
-	}
-	if idToken.AccessTokenHash != "" {
-		if err := idToken.VerifyAccessToken(tok.AccessToken); err != nil {
-			return nil, rejectLogin("The identity provider's answer could not be verified.", err)
-		}
 	}
 	profile := make(map[string]any, len(claims))
 	for k, v := range claims {
@@ -188,38 +181,6 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 	}, nil
 }
 
-// verifyIDToken runs go-oidc's checks (signature, iss, aud, exp) and the
-// ones it leaves to the caller: nonce, iat, sub and azp.
-func (oc *OpenIDConnect) verifyIDToken(ctx context.Context, p *providerState, raw, nonce string) (*oidc.IDToken, map[string]any, error) {
-	idToken, err := p.idTokens.Verify(ctx, raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	var claims map[string]any
-	if err := idToken.Claims(&claims); err != nil {
-		return nil, nil, err
-	}
-	now := oc.cfg.Now()
-	switch {
-	case idToken.Nonce != nonce:
-		return nil, nil, errors.New("ID token nonce does not match")
-	case idToken.Subject == "":
-		return nil, nil, errors.New("ID token has no sub")
-	case idToken.IssuedAt.IsZero():
-		return nil, nil, errors.New("ID token has no iat")
-	case idToken.IssuedAt.After(now.Add(oc.cfg.ClockSkew)):
-		return nil, nil, errors.New("ID token issued in the future")
-	}
-	if nbf, ok := claims["nbf"].(float64); ok && time.Unix(int64(nbf), 0).After(now.Add(oc.cfg.ClockSkew)) {
-		return nil, nil, errors.New("ID token not valid yet (nbf)")
-	}
-	azp, hasAZP := claims["azp"].(string)
-	if (len(idToken.Audience) > 1 || hasAZP) && azp != oc.secrets.ClientID {
-		return nil, nil, errors.New("ID token azp is not this client")
-	}
-	return idToken, claims, nil
-}
-
 // userInfo fetches the userinfo claims for an access token.
 func (oc *OpenIDConnect) userInfo(ctx context.Context, p *providerState, accessToken, tokenType string) (map[string]any, error) {
 	info, err := p.oidc.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: tokenType}))
@@ -233,12 +194,15 @@ func (oc *OpenIDConnect) userInfo(ctx context.Context, p *providerState, accessT
 	return claims, nil
 }
 
-// handleLogout ends the login. With the provider's end_session_endpoint it
+// handleLogout ends the login, on a GET or POST from this application's
+// own pages (see sameOriginRequest); any other request gets a page whose
+// button confirms the logout. With the provider's end_session_endpoint it
 // continues there (RP-initiated logout), which sends the browser back to
-// the logout path with the state, and from there to the ?next target.
+// the logout path with the state, and from there to the next target.
 func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	next := oc.SafeRedirect(r.URL.Query().Get("next"))
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	next := oc.SafeRedirect(r.FormValue("next"))
 	d := oc.loadSession(ctx)
 	if d.Login == nil || oc.cfg.Disabled {
 		// Coming back from the provider, or nobody to log out.
@@ -249,6 +213,17 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, next, http.StatusFound)
+		return
+	}
+	// Ending a session is a change of state: only this site may ask for
+	// it; a request that may come from another gets a button to confirm.
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		oc.writeError(w, r, http.StatusMethodNotAllowed, "Logout failed", "Log out with GET or POST.")
+		return
+	case r.Method == http.MethodHead || !oc.sameOriginRequest(r):
+		oc.confirmLogout(w, next)
 		return
 	}
 	u := UserFrom(ctx)

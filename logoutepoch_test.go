@@ -94,7 +94,7 @@ func TestLogoutWinsOverConcurrentRefresh(t *testing.T) {
 			postLogoutToken(t, h, h.op.LogoutToken("app", "alice", ""))
 		}},
 		{"logout in the same browser", func(t *testing.T, h *harness, sid string) {
-			resp, err := noRedirects(h.client).Get(h.app.URL + "/logout")
+			resp, err := clickGet(noRedirects(h.client), h.app.URL+"/logout")
 			require.NoError(t, err)
 			resp.Body.Close()
 			require.Equal(t, http.StatusFound, resp.StatusCode)

@@ -3,7 +3,6 @@ package httpoidc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,77 +22,80 @@ const logoutTokenMaxAge = 2 * time.Minute
 // logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
 const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
 
-// verifyLogoutToken validates a back-channel logout token (OpenID Connect
-// Back-Channel Logout 1.0 §2.6) with go-oidc, which requires the exp claim.
-// With Config.InsecureAcceptLogoutTokensWithoutExp a token without exp is
-// checked here on the same rules, its age bounded by iat instead.
+// verifyLogoutToken validates a back-channel logout token exactly as OpenID
+// Connect Back-Channel Logout 1.0 §2.6 says, doing itself what go-oidc's
+// VerifyLogout leaves out (iat, the type of the event member, typ). It is
+// the one place logout tokens are checked. A token without exp is refused
+// unless Config.InsecureAcceptLogoutTokensWithoutExp bounds its life by
+// iat instead.
 func (oc *OpenIDConnect) verifyLogoutToken(ctx context.Context, p *providerState, raw string) (*oidc.LogoutToken, error) {
-	now := oc.cfg.Now()
-	if oc.cfg.InsecureAcceptLogoutTokensWithoutExp {
-		if _, claims := unverifiedJWT(raw); claims != nil {
-			if _, hasExp := claims["exp"]; !hasExp {
-				return oc.verifyLogoutTokenWithoutExp(ctx, p, raw, now)
-			}
-		}
-	}
-	token, err := p.idTokens.VerifyLogout(ctx, raw)
-	if err != nil {
-		return nil, err
-	}
-	if token.IssuedAt.After(now.Add(oc.cfg.ClockSkew)) {
-		return nil, errors.New("logout token issued in the future")
-	}
-	return token, nil
-}
-
-func (oc *OpenIDConnect) verifyLogoutTokenWithoutExp(ctx context.Context, p *providerState, raw string, now time.Time) (*oidc.LogoutToken, error) {
+	// Step 2: the signature, with the asymmetric algorithms of ID tokens
+	// (never none, never HMAC).
 	payload, header, _, err := p.keys.verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	// §2.4 recommends typ logout+jwt; an explicit other type (at+jwt) is
-	// another kind of token.
+	// §2.4: logout tokens are explicitly typed logout+jwt (RFC 8725 §3.11),
+	// so that no other JWT of this provider passes for one; another
+	// explicit type (at+jwt) is another kind of token. Keycloak sends the
+	// generic typ JWT, which says no more than an absent typ.
 	switch typ, _ := header.ExtraHeaders[jose.HeaderType].(string); strings.ToLower(typ) {
 	case "", "jwt", "logout+jwt", "application/logout+jwt":
 	default:
-		return nil, fmt.Errorf("logout token typ %s is not logout+jwt", quoteShort(typ))
+		return nil, fmt.Errorf("%w: logout token typ %s is not logout+jwt", ErrInvalidToken, quoteShort(typ))
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
-		return nil, errors.New("logout token claims are not a JSON object")
+		return nil, fmt.Errorf("%w: logout token claims are not a JSON object", ErrInvalidToken)
 	}
+	// newToken refuses iss, sub, aud, iat and exp of the wrong type.
 	tok, err := newToken(raw, claims)
 	if err != nil {
 		return nil, err
 	}
-	jti, _ := claims["jti"].(string)
-	sid, _ := claims["sid"].(string)
+	jti, jtiIsString := claims["jti"].(string)
+	sid, sidIsString := claims["sid"].(string)
+	_, hasSID := claims["sid"]
 	events, _ := claims["events"].(map[string]any)
 	_, isLogout := events[backchannelLogoutEvent].(map[string]any)
 	_, hasNonce := claims["nonce"]
-	skew := oc.cfg.ClockSkew
+	now, skew := oc.cfg.Now(), oc.cfg.ClockSkew
+	expiry := tok.Expiry
+	if expiry.IsZero() && oc.cfg.InsecureAcceptLogoutTokensWithoutExp {
+		// Without exp, only a recent iat bounds the token's life, and the
+		// replay guard remembers its jti for exactly that life.
+		expiry = tok.IssuedAt.Add(logoutTokenMaxAge)
+	}
 	switch {
+	// Step 3: iss, aud, iat and exp as for ID tokens (Core §3.1.3.7);
+	// §2.4 makes iat and jti required.
 	case tok.Issuer != p.issuer:
-		return nil, errors.New("logout token issued by another provider")
+		return nil, fmt.Errorf("%w: logout token issued by another provider", ErrInvalidToken)
 	case !slices.Contains(tok.Audience, oc.secrets.ClientID):
-		return nil, errors.New("logout token aud is not this client")
-	case !isLogout:
-		return nil, errors.New("logout token lacks the back-channel logout event")
-	case hasNonce:
-		// §2.4: a nonce makes it an ID token posted as a logout token.
-		return nil, errors.New("logout token has a nonce")
-	case jti == "":
-		return nil, errors.New("logout token has no jti")
-	case tok.Subject == "" && sid == "":
-		return nil, errors.New("logout token has neither sub nor sid")
-	// Without exp, only a recent iat bounds the token's life, and the
-	// replay guard remembers its jti for exactly that life.
+		return nil, fmt.Errorf("%w: logout token aud is not this client", ErrInvalidToken)
 	case tok.IssuedAt.IsZero():
-		return nil, errors.New("logout token has neither exp nor iat")
+		return nil, fmt.Errorf("%w: logout token has no iat", ErrInvalidToken)
 	case tok.IssuedAt.After(now.Add(skew)):
-		return nil, errors.New("logout token issued in the future")
-	case now.Sub(tok.IssuedAt) > logoutTokenMaxAge+skew:
-		return nil, fmt.Errorf("logout token without exp issued more than %s ago", logoutTokenMaxAge)
+		return nil, fmt.Errorf("%w: logout token issued in the future", ErrInvalidToken)
+	case expiry.IsZero():
+		return nil, fmt.Errorf("%w: logout token has no exp (see Config.InsecureAcceptLogoutTokensWithoutExp)", ErrInvalidToken)
+	case !now.Before(expiry.Add(skew)):
+		return nil, fmt.Errorf("%w: logout token expired", ErrInvalidToken)
+	case !jtiIsString || jti == "":
+		return nil, fmt.Errorf("%w: logout token has no jti", ErrInvalidToken)
+	// Step 4.
+	case hasSID && !sidIsString:
+		return nil, fmt.Errorf("%w: logout token sid is not a string", ErrInvalidToken)
+	case tok.Subject == "" && sid == "":
+		return nil, fmt.Errorf("%w: logout token has neither sub nor sid", ErrInvalidToken)
+	// Step 5: events is a JSON object whose back-channel logout member is
+	// a JSON object; null, a string or an array is not.
+	case !isLogout:
+		return nil, fmt.Errorf("%w: logout token events has no back-channel logout member that is a JSON object", ErrInvalidToken)
+	// Step 6: a nonce, even null, marks an ID token posted as a logout
+	// token.
+	case hasNonce:
+		return nil, fmt.Errorf("%w: logout token has a nonce", ErrInvalidToken)
 	}
 	return &oidc.LogoutToken{
 		TokenID:   jti,
@@ -101,7 +103,7 @@ func (oc *OpenIDConnect) verifyLogoutTokenWithoutExp(ctx context.Context, p *pro
 		Issuer:    tok.Issuer,
 		Audience:  tok.Audience,
 		IssuedAt:  tok.IssuedAt,
-		Expiry:    tok.IssuedAt.Add(logoutTokenMaxAge),
+		Expiry:    expiry,
 		SessionID: sid,
 	}, nil
 }

@@ -149,7 +149,7 @@ func TestErrorPagesOfferRetry(t *testing.T) {
 		{"callback without a login under way", nil, nil, "/authorize?code=c&state=s", http.StatusBadRequest, "Login failed", "/", "Log in again", false},
 		{"provider down", func(c *httpoidc.Config) { c.LazyDiscovery = true }, []oidctest.Fault{oidctest.FaultDiscoveryDown}, "/login?from=start",
 			http.StatusServiceUnavailable, "Login is temporarily unavailable", "/login?from=start", "Try again", false},
-		{"RequireLogin in testing mode", func(c *httpoidc.Config) { c.Disabled = true }, nil, "/login", http.StatusUnauthorized, "Login required", "/login", "Try again", false},
+		{"RequireLogin in testing mode", func(c *httpoidc.Config) { c.Disabled, c.Testing = true, true }, nil, "/login", http.StatusUnauthorized, "Login required", "/login", "Try again", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -93,7 +93,7 @@ func TestBasePathKeepsUsersInsideTheApp(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode, body)
 			require.Equal(t, "/app/me?x=1", resp.Request.URL.RequestURI(), "login comes back inside the app")
 
-			resp, err := noRedirects(h.client).Get(h.app.URL + "/app/logout")
+			resp, err := clickGet(noRedirects(h.client), h.app.URL+"/app/logout")
 			require.NoError(t, err)
 			resp.Body.Close()
 			endSession, err := url.Parse(resp.Header.Get("Location"))
@@ -151,7 +151,7 @@ func TestEndSessionURLForProvidersWithoutOne(t *testing.T) {
 	t.Run("none: local logout", func(t *testing.T) {
 		h := newHarness(t, nil, oidctest.WithoutEndSession())
 		h.login(h.client)
-		resp, err := noRedirects(h.client).Get(h.app.URL + "/logout?next=/bye")
+		resp, err := clickGet(noRedirects(h.client), h.app.URL+"/logout?next=/bye")
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, "/bye", resp.Header.Get("Location"))
@@ -163,7 +163,7 @@ func TestEndSessionURLForProvidersWithoutOne(t *testing.T) {
 			c.LogoutParams = map[string]string{"returnTo": "{post_logout_redirect_uri}", "client_id": "{client_id}"}
 		}, oidctest.WithoutEndSession())
 		h.login(h.client)
-		resp, err := noRedirects(h.client).Get(h.app.URL + "/logout")
+		resp, err := clickGet(noRedirects(h.client), h.app.URL+"/logout")
 		require.NoError(t, err)
 		resp.Body.Close()
 		target, err := url.Parse(resp.Header.Get("Location"))

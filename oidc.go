@@ -94,10 +94,20 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 			"accepted for two minutes after their iat; use it only with a provider that omits exp (Ory Hydra)")
 	}
 	oc.warnInsecurePolicy()
+	if cfg.InsecureHTTPProvider {
+		oc.log.Warn("httpoidc: InsecureHTTPProvider is set: plain http provider URLs are accepted, so tokens and the " +
+			"client secret may travel in clear text; use it in test set-ups only")
+	}
 	if cfg.Disabled {
+		if err := cfg.checkDisabled(); err != nil {
+			return nil, err
+		}
+		oc.logDisabled()
 		oc.secrets = &ClientSecrets{ClientID: "testing-client-id", ClientSecret: "testing-client-secret", Issuer: "https://oidc.example.com"}
 		oc.redirectURL = "http://127.0.0.1" + cfg.CallbackPath
 	} else if err := oc.loadSecrets(); err != nil {
+		return nil, err
+	} else if err := oc.checkConfiguredProviderURLs(); err != nil {
 		return nil, err
 	}
 
@@ -244,15 +254,53 @@ func checkAbsoluteURL(raw string) error {
 
 func isLoopbackHTTP(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "http" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
+	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
+}
+
+// isLoopbackHost reports whether host names this machine: localhost or a
+// loopback IP address (127.0.0.0/8, ::1).
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkProviderURL refuses a provider URL that would carry tokens, keys or
+// the client secret in clear text: RFC 6749 §3.1 and §3.2 require TLS at
+// the authorization and token endpoints, OpenID Connect Discovery 1.0 §3
+// an https issuer and RFC 7517 §9.1 an authenticated JWKS fetch. Plain http
+// is accepted on loopback addresses, where nothing leaves the machine, and
+// with Config.InsecureHTTPProvider. An empty URL (an endpoint the provider
+// does not have) is accepted.
+func (oc *OpenIDConnect) checkProviderURL(name, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("%w: provider %s %q is not an absolute URL", ErrInvalidConfig, name, raw)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && (isLoopbackHost(u.Hostname()) || oc.cfg.InsecureHTTPProvider):
+		return nil
+	}
+	return fmt.Errorf("%w: provider %s %q must use https (plain http only on a loopback address, or with InsecureHTTPProvider in a test set-up)", ErrInvalidConfig, name, raw)
+}
+
+// checkConfiguredProviderURLs checks the provider URLs of the client
+// secrets at New, before any of them is contacted.
+func (oc *OpenIDConnect) checkConfiguredProviderURLs() error {
+	s := oc.secrets
+	return errors.Join(
+		oc.checkProviderURL("issuer", s.Issuer),
+		oc.checkProviderURL("auth_uri", s.AuthURI),
+		oc.checkProviderURL("token_uri", s.TokenURI),
+		oc.checkProviderURL("userinfo_uri", s.UserInfoURI),
+		oc.checkProviderURL("token_introspection_uri", s.IntrospectionURI),
+	)
 }
 
 // discover returns the provider state, running discovery when it has not
@@ -332,6 +380,17 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 	override(&meta.IntrospectionEndpoint, oc.secrets.IntrospectionURI)
 	if base.JWKSURL == "" {
 		return nil, fmt.Errorf("%w: discovery document of %s has no jwks_uri, without which neither ID tokens nor JWT access tokens can be verified", ErrInvalidConfig, issuer)
+	}
+	if err := errors.Join(
+		oc.checkProviderURL("issuer", issuer),
+		oc.checkProviderURL("authorization_endpoint", base.AuthURL),
+		oc.checkProviderURL("token_endpoint", base.TokenURL),
+		oc.checkProviderURL("userinfo_endpoint", base.UserInfoURL),
+		oc.checkProviderURL("jwks_uri", base.JWKSURL),
+		oc.checkProviderURL("introspection_endpoint", meta.IntrospectionEndpoint),
+		oc.checkProviderURL("end_session_endpoint", meta.EndSessionEndpoint),
+	); err != nil {
+		return nil, fmt.Errorf("discovery document of %s: %w", issuer, err)
 	}
 	if oc.cfg.AccessTokenValidation == ValidateIntrospection && meta.IntrospectionEndpoint == "" {
 		return nil, fmt.Errorf("%w: AccessTokenValidation is introspection but the discovery document of %s has no introspection_endpoint: %s",

@@ -156,6 +156,18 @@ func (h *harness) get(client *http.Client, path string, header ...string) (*http
 	return resp, string(body)
 }
 
+// clickGet GETs url as a browser does for a link on the application's own
+// pages (Sec-Fetch-Site same-origin), which /logout needs to log out
+// without asking.
+func clickGet(client *http.Client, url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return client.Do(req)
+}
+
 // login logs the browser in and checks it worked.
 func (h *harness) login(client *http.Client) {
 	h.t.Helper()
@@ -438,6 +450,97 @@ func TestCloseStopsWhatNewStarted(t *testing.T) {
 			require.NoError(t, err, name)
 			oc.Close()
 			oc.Close() // a second Close does nothing
+		}
+	}
+}
+
+// TestProviderURLsMustUseHTTPS: tokens, keys and the client secret never
+// travel in clear text to a provider URL off this machine, whether the URL
+// is configured or discovered, unless InsecureHTTPProvider says it is a
+// test set-up.
+func TestProviderURLsMustUseHTTPS(t *testing.T) {
+	configured := []struct {
+		name    string
+		secrets httpoidc.ClientSecrets
+		refuse  string // the key the error names; empty: accepted
+	}{
+		{"https issuer", httpoidc.ClientSecrets{Issuer: "https://op.example"}, ""},
+		{"http issuer on 127.0.0.1", httpoidc.ClientSecrets{Issuer: "http://127.0.0.1:1"}, ""},
+		{"http issuer on localhost", httpoidc.ClientSecrets{Issuer: "http://localhost:1"}, ""},
+		{"http issuer on ::1", httpoidc.ClientSecrets{Issuer: "http://[::1]:1"}, ""},
+		{"http issuer on a public host", httpoidc.ClientSecrets{Issuer: "http://op.example"}, "issuer"},
+		{"http token_uri", httpoidc.ClientSecrets{Issuer: "https://op.example", TokenURI: "http://op.example/token"}, "token_uri"},
+		{"http auth_uri", httpoidc.ClientSecrets{Issuer: "https://op.example", AuthURI: "http://op.example/auth"}, "auth_uri"},
+		{"http userinfo_uri", httpoidc.ClientSecrets{Issuer: "https://op.example", UserInfoURI: "http://op.example/me"}, "userinfo_uri"},
+		{"http token_introspection_uri", httpoidc.ClientSecrets{Issuer: "https://op.example", IntrospectionURI: "http://op.example/i"}, "token_introspection_uri"},
+	}
+	for _, tt := range configured {
+		for _, insecure := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, InsecureHTTPProvider %t", tt.name, insecure), func(t *testing.T) {
+				secrets := tt.secrets
+				secrets.ClientID, secrets.ClientSecret = "app", "app-secret"
+				var logs strings.Builder
+				oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+					ClientSecrets: &secrets, RedirectURL: "https://app.example/authorize",
+					LazyDiscovery: true, InsecureHTTPProvider: insecure,
+					Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				})
+				if tt.refuse == "" || insecure {
+					require.NoError(t, err)
+					oc.Close()
+					if insecure {
+						require.Contains(t, logs.String(), "level=WARN msg=\"httpoidc: InsecureHTTPProvider is set")
+					}
+					return
+				}
+				require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+				require.ErrorContains(t, err, tt.refuse)
+				require.ErrorContains(t, err, "https")
+			})
+		}
+	}
+
+	// A provider on loopback whose discovery document lists URLs elsewhere:
+	// New stops at the document and contacts none of them.
+	discovered := []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "introspection_endpoint", "end_session_endpoint"}
+	for _, endpoint := range append([]string{""}, discovered...) {
+		for _, insecure := range []bool{false, true} {
+			t.Run(fmt.Sprintf("discovered http %s, InsecureHTTPProvider %t", endpoint, insecure), func(t *testing.T) {
+				var op *httptest.Server
+				op = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path != "/.well-known/openid-configuration" {
+						t.Errorf("unexpected request to %s", r.URL)
+						http.NotFound(w, r)
+						return
+					}
+					doc := map[string]any{
+						"issuer": op.URL, "response_types_supported": []string{"code"},
+						"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
+					}
+					for _, name := range discovered {
+						doc[name] = "https://op.example/" + name
+					}
+					if endpoint != "" {
+						doc[endpoint] = "http://op.example/" + endpoint
+					}
+					w.Header().Set("Content-Type", "application/json")
+					_ = json.NewEncoder(w).Encode(doc)
+				}))
+				t.Cleanup(op.Close)
+				oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+					ClientSecrets:        &httpoidc.ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: op.URL},
+					RedirectURL:          "https://app.example/authorize",
+					InsecureHTTPProvider: insecure,
+					Logger:               slog.New(slog.DiscardHandler),
+				})
+				if endpoint == "" || insecure {
+					require.NoError(t, err)
+					oc.Close()
+					return
+				}
+				require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+				require.ErrorContains(t, err, endpoint)
+			})
 		}
 	}
 }

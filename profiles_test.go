@@ -299,8 +299,11 @@ func TestProviderLogoutURLs(t *testing.T) {
 				hops = append(hops, r.URL.Scheme+"://"+r.URL.Host+r.URL.Path)
 				return nil
 			}}
-			get := func(path string) string {
-				resp, err := browser.Get(app.URL + path)
+			get := func(path string) string { // typed into the address bar
+				req, err := http.NewRequest(http.MethodGet, app.URL+path, nil)
+				require.NoError(t, err)
+				req.Header.Set("Sec-Fetch-Site", "none")
+				resp, err := browser.Do(req)
 				require.NoError(t, err)
 				defer resp.Body.Close()
 				body, err := io.ReadAll(resp.Body)

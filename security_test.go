@@ -2,10 +2,14 @@ package httpoidc_test
 
 import (
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +45,11 @@ const (
 	refused   = "400, no session"
 	forbidden = "403, no session"
 	outage    = "503, no session"
+	// Outcomes for a browser that was logged in before the case.
+	loggedOut    = "logged out"
+	sessionKept  = "400, session kept"
+	confirmation = "confirmation page, session kept"
+	loginEnded   = "401, login ended"
 )
 
 // withFault logs in while the provider misbehaves.
@@ -158,11 +167,13 @@ var securityCases = []securityCase{
 	{"token endpoint hangs", outage, withFault(oidctest.FaultTokenEndpointHang)},
 }
 
-// TestSecurity runs every case: attacks leave no session and a clear error
-// page at the callback, with no redirect loop; legitimate variations log
-// in.
-func TestSecurity(t *testing.T) {
-	for _, tc := range securityCases {
+// TestSecurity runs every login case: attacks leave no session and a clear
+// error page at the callback, with no redirect loop; legitimate variations
+// log in.
+func TestSecurity(t *testing.T) { runSecurityCases(t, securityCases) }
+
+func runSecurityCases(t *testing.T, cases []securityCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *httpoidc.Config) {
 				c.Timeout = time.Second
@@ -171,29 +182,205 @@ func TestSecurity(t *testing.T) {
 				}
 			})
 			resp, body := tc.attack(t, h)
-			if tc.outcome == loggedIn {
+			switch tc.outcome {
+			case loggedIn:
 				require.Equal(t, http.StatusOK, resp.StatusCode, body)
 				require.True(t, h.loggedIn(h.client))
-				return
+			case loggedOut:
+				require.Equal(t, http.StatusOK, resp.StatusCode, body)
+				require.False(t, h.loggedIn(h.client))
+			case sessionKept:
+				require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+				require.True(t, h.loggedIn(h.client), "a refused request changes no session")
+			case confirmation:
+				require.Equal(t, http.StatusOK, resp.StatusCode, body)
+				require.Contains(t, body, `<form method="post" action="/logout">`)
+				require.Equal(t, "frame-ancestors 'none'", resp.Header.Get("Content-Security-Policy"), "the button cannot be clicked in a frame")
+				require.True(t, h.loggedIn(h.client), "a logout another site may have asked for waits for the user")
+			case loginEnded:
+				require.Equal(t, http.StatusUnauthorized, resp.StatusCode, body)
+				require.False(t, h.loggedIn(h.client))
+			default:
+				want := map[string]int{refused: http.StatusBadRequest, forbidden: http.StatusForbidden, outage: http.StatusServiceUnavailable}[tc.outcome]
+				require.NotZero(t, want, "unknown outcome %q", tc.outcome)
+				require.Equal(t, want, resp.StatusCode, body)
+				require.Equal(t, "/authorize", resp.Request.URL.Path, "the error is shown at the callback")
+				require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+				require.Contains(t, body, "<h1>")
+				require.NotContains(t, body, "app-secret")
+				require.False(t, h.loggedIn(h.client), "a refused login leaves no session")
 			}
-			want := map[string]int{refused: http.StatusBadRequest, forbidden: http.StatusForbidden, outage: http.StatusServiceUnavailable}[tc.outcome]
-			require.Equal(t, want, resp.StatusCode, body)
-			require.Equal(t, "/authorize", resp.Request.URL.Path, "the error is shown at the callback")
-			require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-			require.Contains(t, body, "<h1>")
-			require.NotContains(t, body, "app-secret")
-			require.False(t, h.loggedIn(h.client), "a refused login leaves no session")
 		})
 	}
 }
 
-// TestSecurityTableInREADME keeps the README's table of cases true.
+// TestSecurityTableInREADME keeps the README's tables of cases true.
 func TestSecurityTableInREADME(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	for _, tc := range securityCases {
+	for _, tc := range slices.Concat(securityCases, logoutTokenCases, refreshCases, logoutRequestCases) {
 		require.Contains(t, string(readme), "| "+tc.name+" | "+tc.outcome+" |", "README.md lacks the row for %q", tc.name)
 	}
+}
+
+// withLogoutToken logs in, then posts a back-channel logout token for the
+// session that change has rewritten: typ is its JWS typ header.
+func withLogoutToken(change func(typ *string, claims map[string]any)) func(*testing.T, *harness) (*http.Response, string) {
+	return func(t *testing.T, h *harness) (*http.Response, string) {
+		h.login(h.client)
+		sid := jwtClaims(t, h.me(h.client)["id_token"].(string))["sid"].(string)
+		claims := jwtClaims(t, h.op.LogoutToken("app", "alice", sid))
+		typ := "logout+jwt"
+		change(&typ, claims)
+		resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {h.op.SignJWT(typ, claims)}})
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, string(body)
+	}
+}
+
+func setEvent(value any) func(*string, map[string]any) {
+	return func(_ *string, c map[string]any) {
+		c["events"] = map[string]any{"http://schemas.openid.net/event/backchannel-logout": value}
+	}
+}
+
+// logoutTokenCases are OpenID Connect Back-Channel Logout 1.0 §2.6, check
+// by check.
+var logoutTokenCases = []securityCase{
+	{"back-channel logout: a valid logout token", loggedOut, withLogoutToken(func(*string, map[string]any) {})},
+	{"logout token typed JWT (Keycloak)", loggedOut, withLogoutToken(func(typ *string, _ map[string]any) { *typ = "JWT" })},
+	{"logout token without typ", loggedOut, withLogoutToken(func(typ *string, _ map[string]any) { *typ = "" })},
+	{"logout token typed at+jwt", sessionKept, withLogoutToken(func(typ *string, _ map[string]any) { *typ = "at+jwt" })},
+	{"logout token without iat", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { delete(c, "iat") })},
+	{"logout token issued in the future", sessionKept, withLogoutToken(func(_ *string, c map[string]any) {
+		c["iat"] = c["iat"].(float64) + 3600
+	})},
+	{"logout token expired", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { c["exp"] = c["iat"].(float64) - 3600 })},
+	{"logout token without jti", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { delete(c, "jti") })},
+	{"logout token with neither sid nor sub", sessionKept, withLogoutToken(func(_ *string, c map[string]any) {
+		delete(c, "sid")
+		delete(c, "sub")
+	})},
+	{"logout token with a nonce", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { c["nonce"] = "n" })},
+	{"logout token with a null nonce", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { c["nonce"] = nil })},
+	{"logout token without events", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { delete(c, "events") })},
+	{"logout token event null", sessionKept, withLogoutToken(setEvent(nil))},
+	{"logout token event a string", sessionKept, withLogoutToken(setEvent("logout"))},
+	{"logout token event an array", sessionKept, withLogoutToken(setEvent([]any{}))},
+	{"logout token for another client", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { c["aud"] = oidctest.OtherClientID })},
+	{"logout token from another issuer", sessionKept, withLogoutToken(func(_ *string, c map[string]any) { c["iss"] = oidctest.WrongIssuerURL })},
+}
+
+// TestLogoutTokensCheckedAsBackchannelLogoutSays: a logout token ends
+// sessions only if it passes every check of Back-Channel Logout 1.0 §2.6.
+func TestLogoutTokensCheckedAsBackchannelLogoutSays(t *testing.T) {
+	runSecurityCases(t, logoutTokenCases)
+}
+
+// afterRefresh logs in, switches the provider into fault f, and makes an
+// API call once the access token has expired, so that it is refreshed.
+func afterRefresh(f oidctest.Fault) func(*testing.T, *harness) (*http.Response, string) {
+	return func(t *testing.T, h *harness) (*http.Response, string) {
+		h.login(h.client)
+		if f != 0 {
+			h.op.SetFault(f, true)
+		}
+		h.op.Advance(59 * time.Minute) // inside the clock skew of the 1 h expiry
+		tokenRequests := h.op.Requests(oidctest.EndpointToken)
+		resp, body := h.get(h.client, "/me", "Accept", "application/json")
+		require.Equal(t, tokenRequests+1, h.op.Requests(oidctest.EndpointToken), "the tokens were refreshed")
+		h.op.ClearFaults()
+		return resp, body
+	}
+}
+
+// refreshCases are ID tokens from a refresh, which OpenID Connect Core
+// §12.2 holds to every check of the login and to the login's iss, sub,
+// aud, azp and auth_time.
+var refreshCases = []securityCase{
+	{"refresh: a normal refresh", loggedIn, afterRefresh(0)},
+	{"refresh: ID token with azp of another client", loginEnded, afterRefresh(oidctest.FaultAZPMismatch)},
+	{"refresh: ID token with another audience added", loginEnded, afterRefresh(oidctest.FaultMultipleAudiences)},
+	{"refresh: ID token issued an hour ahead", loginEnded, afterRefresh(oidctest.FaultIssuedInFuture)},
+	{"refresh: ID token with a nonce of another login", loginEnded, afterRefresh(oidctest.FaultWrongNonce)},
+	{"refresh: ID token expired", loginEnded, afterRefresh(oidctest.FaultExpired)},
+	{"refresh: ID token from another issuer", loginEnded, afterRefresh(oidctest.FaultWrongIssuer)},
+	{"refresh: ID token without sub", loginEnded, afterRefresh(oidctest.FaultMissingSubject)},
+	{"refresh: ID token with a bad signature", loginEnded, afterRefresh(oidctest.FaultBadSignature)},
+}
+
+// TestRefreshedIDTokensCheckedAsAtLogin: an ID token from a refresh that
+// would not pass at login, or that belongs to another authentication,
+// ends the login.
+func TestRefreshedIDTokensCheckedAsAtLogin(t *testing.T) {
+	runSecurityCases(t, refreshCases)
+}
+
+// logoutRequest logs in, then sends method /logout with the given
+// header name/value pairs (a form body for POST) and follows redirects.
+func logoutRequest(method string, header ...string) func(*testing.T, *harness) (*http.Response, string) {
+	return func(t *testing.T, h *harness) (*http.Response, string) {
+		h.login(h.client)
+		return h.send(h.client, method, "/logout", url.Values{"next": {"/"}}, header...)
+	}
+}
+
+// send is get for any method, with form as the body of a POST.
+func (h *harness) send(client *http.Client, method, path string, form url.Values, header ...string) (*http.Response, string) {
+	h.t.Helper()
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, h.app.URL+path, body)
+	require.NoError(h.t, err)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	return resp, string(data)
+}
+
+// logoutRequestCases are requests to /logout: from this site's own pages
+// they log out; from anywhere else they get a page whose button does.
+var logoutRequestCases = []securityCase{
+	{"logout link on this site (Sec-Fetch-Site same-origin)", loggedOut, logoutRequest(http.MethodGet, "Sec-Fetch-Site", "same-origin")},
+	{"logout URL typed or bookmarked (Sec-Fetch-Site none)", loggedOut, logoutRequest(http.MethodGet, "Sec-Fetch-Site", "none")},
+	{"logout link, browser without Fetch Metadata, Referer of this site", loggedOut, func(t *testing.T, h *harness) (*http.Response, string) {
+		return logoutRequest(http.MethodGet, "Referer", h.app.URL+"/account")(t, h)
+	}},
+	{"logout POST from this site (Origin)", loggedOut, func(t *testing.T, h *harness) (*http.Response, string) {
+		return logoutRequest(http.MethodPost, "Origin", h.app.URL)(t, h)
+	}},
+	{"cross-site GET /logout (Sec-Fetch-Site cross-site)", confirmation, logoutRequest(http.MethodGet, "Sec-Fetch-Site", "cross-site", "Referer", "https://evil.example/")},
+	{"GET /logout from a sibling subdomain (Sec-Fetch-Site same-site)", confirmation, logoutRequest(http.MethodGet, "Sec-Fetch-Site", "same-site")},
+	{"GET /logout with another site's Referer", confirmation, logoutRequest(http.MethodGet, "Referer", "https://evil.example/page")},
+	{"GET /logout that names no origin", confirmation, logoutRequest(http.MethodGet)},
+	{"cross-site POST /logout", confirmation, logoutRequest(http.MethodPost, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")},
+	{"POST /logout with another Origin", confirmation, logoutRequest(http.MethodPost, "Origin", "https://evil.example")},
+	{"the confirmation page's button", loggedOut, func(t *testing.T, h *harness) (*http.Response, string) {
+		_, page := logoutRequest(http.MethodGet, "Sec-Fetch-Site", "cross-site")(t, h)
+		require.True(t, h.loggedIn(h.client))
+		next := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(page)
+		require.NotNil(t, next, page)
+		return h.send(h.client, http.MethodPost, "/logout", url.Values{"next": {html.UnescapeString(next[1])}}, "Sec-Fetch-Site", "same-origin", "Origin", h.app.URL)
+	}},
+}
+
+// TestLogoutOnlyFromThisSite: another site cannot end a session by sending
+// the browser to /logout; the user is asked instead.
+func TestLogoutOnlyFromThisSite(t *testing.T) {
+	runSecurityCases(t, logoutRequestCases)
 }
 
 // TestIDTokenIsNotAnAccessToken presents a user's ID token, whose aud is the

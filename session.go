@@ -292,17 +292,16 @@ func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*lo
 		fresh.RefreshToken = tok.RefreshToken
 	}
 	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" {
-		idToken, err := p.idTokens.Verify(ctx, raw)
+		// OpenID Connect Core §12.2: every check of the login, and the same
+		// authentication as the login's ID token.
+		origin, err := idTokenAtRefresh(login)
+		if err == nil {
+			_, idClaims, err = oc.verifyIDToken(ctx, p, raw, tok.AccessToken, origin)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: refreshed ID token: %w", errRefreshRejected, err)
 		}
-		if idToken.Subject != login.Subject {
-			return nil, fmt.Errorf("%w: refreshed ID token is for another subject", errRefreshRejected)
-		}
 		fresh.IDToken = raw
-		if err := idToken.Claims(&idClaims); err != nil {
-			return nil, fmt.Errorf("%w: refreshed ID token: %w", errRefreshRejected, err)
-		}
 	}
 	if err := oc.refreshProfile(ctx, p, &fresh, idClaims); err != nil {
 		return nil, err

@@ -140,7 +140,10 @@ func TestRPInitiatedLogout(t *testing.T) {
 	h.login(h.client)
 	idToken := h.me(h.client)["id_token"].(string)
 
-	resp, err := noRedirects(h.client).Get(h.app.URL + "/logout?next=/goodbye")
+	req, err := http.NewRequest(http.MethodGet, h.app.URL+"/logout?next=/goodbye", nil)
+	require.NoError(t, err)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := noRedirects(h.client).Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -365,7 +368,7 @@ func TestReplicasShareSessionsOverRedis(t *testing.T) {
 	current.Store(b)
 	require.True(t, h.loggedIn(h.client), "B sees the login made on A")
 
-	_, body := h.get(h.client, "/logout")
+	_, body := h.get(h.client, "/logout", "Sec-Fetch-Site", "same-origin")
 	require.Equal(t, "Not logged in", body, "logout on B, through the provider")
 	current.Store(a)
 	require.False(t, h.loggedIn(h.client), "A sees the logout made on B")

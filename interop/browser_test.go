@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,8 +119,8 @@ var loginPages = []loginPage{
 }
 
 // TestBrowserBasicExample: a real browser logs in to examples/basic at each
-// provider's own login page, keeps the session across a reload, and logs
-// out through /logout.
+// provider's own login page, keeps the session across a reload, is not
+// logged out by a link on another site, and logs out through /logout.
 func TestBrowserBasicExample(t *testing.T) {
 	bin := testenv.BuildCommand(t, "examples/basic")
 	for _, lp := range loginPages {
@@ -145,7 +149,27 @@ func TestBrowserBasicExample(t *testing.T) {
 			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/")))
 			require.Equal(t, "Welcome alice@example.com", pageText(t, ctx))
 
-			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/logout")))
+			// A link to /logout on another site does not log out: the
+			// browser gets a page whose button does.
+			otherSite := linkingSite(t, appURL+"/logout")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(otherSite)))
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("logout-link"))))
+			require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("logout-confirm"))))
+			requireLocation(t, ctx, appURL+"/logout")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/")))
+			require.Equal(t, "Welcome alice@example.com", pageText(t, ctx), "still logged in")
+
+			// Log out with that button at one provider, by typing the
+			// URL at the other.
+			if lp.name == "oidctest" {
+				require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(otherSite)))
+				require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("logout-link"))))
+				require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("logout-confirm"))))
+				_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("logout-confirm")))
+				require.NoError(t, err)
+			} else {
+				require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(appURL+"/logout")))
+			}
 			if lp.confirmLogout != nil {
 				requireLocation(t, ctx, formURL+"/")
 				_, err := chromedp.RunResponse(ctx, lp.confirmLogout)
@@ -160,6 +184,22 @@ func TestBrowserBasicExample(t *testing.T) {
 			require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`input[name=username]`))))
 		})
 	}
+}
+
+// linkingSite serves, on another loopback address than the app (another
+// site), a page with a link to target, and returns its URL.
+func linkingSite(t *testing.T, target string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.3:0")
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><body><a id="logout-link" href="%s">Win a prize</a></body></html>`, html.EscapeString(target))
+	}))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // requireLocation checks that the tab shows a page whose URL starts with prefix.

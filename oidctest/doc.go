@@ -70,7 +70,9 @@
 // Client.AccessTokenFormat JWT or the request carries an RFC 8707 resource
 // parameter; JWT access tokens follow RFC 9068 (typ "at+jwt"). Either kind
 // is live for introspection and userinfo until it expires or is revoked.
-// IssueAccessToken and LogoutToken mint tokens without any flow.
+// IssueAccessToken and LogoutToken mint tokens without any flow; SignJWT
+// signs any claims, to build the malformed tokens a correct provider never
+// issues.
 //
 // # Provider profiles
 //

@@ -232,6 +232,21 @@ func (s *Server) LogoutToken(clientID, subject, sid string) string {
 	return tok
 }
 
+// SignJWT signs claims, as they are, with the server's current key and
+// typ as the JWS typ header (none when typ is empty); the signature faults
+// apply. It builds the tokens a correct provider never issues, such as a
+// logout token without iat, to test that a relying party refuses them. It
+// returns "" only if signing fails, which is logged.
+func (s *Server) SignJWT(typ string, claims map[string]any) string {
+	key, fs, _ := s.signingState()
+	tok, err := signJWT(key, fs, typ, claims, "")
+	if err != nil {
+		s.log.Error("oidctest: signing JWT", "error", err)
+		return ""
+	}
+	return tok
+}
+
 // Revoke makes an access or refresh token inactive. Revoking a refresh
 // token also revokes the access tokens issued with it. Unknown tokens are
 // ignored.

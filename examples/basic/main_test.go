@@ -25,7 +25,7 @@ func TestBasic(t *testing.T) {
 		{Path: "/admin", Status: http.StatusOK, Body: "Hello admin alice@example.com"},
 		{Path: "/api", Status: http.StatusUnauthorized},
 		{Path: "/api", Header: []string{"Authorization", "Bearer " + token}, Status: http.StatusOK, Body: `"Welcome alice"`},
-		{Path: "/logout", Status: http.StatusOK, Body: "Not logged in"},
+		{Path: "/logout", Header: []string{"Sec-Fetch-Site", "same-origin"}, Status: http.StatusOK, Body: "Not logged in"},
 		{Path: "/alt", Status: http.StatusOK, Body: "Not logged in"},
 	})
 

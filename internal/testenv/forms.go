@@ -81,6 +81,9 @@ func (p *Provider) walk(ctx context.Context, client *http.Client, startURL strin
 	if err != nil {
 		return nil, false, err
 	}
+	// The walk starts as a user typing the URL: browsers say so with Fetch
+	// Metadata, which httpoidc's /logout needs to log out without asking.
+	req.Header.Set("Sec-Fetch-Site", "none")
 	for range maxPages {
 		if resp, err = client.Do(req); err != nil {
 			return nil, false, err
