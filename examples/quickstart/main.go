@@ -98,8 +98,10 @@ func run(ctx context.Context, appLn, providerLn net.Listener, out io.Writer) err
 	}
 	defer oc.Close()
 	appSrv := &http.Server{Handler: oc.Handler(routes(oc, appURL)), ReadHeaderTimeout: 10 * time.Second}
-	group.Go(func() error { return serve(appSrv, appLn) })
+	// Printed before serving: once requests come in, the logger writes to
+	// out too.
 	fmt.Fprintf(out, "httpoidc quickstart: open %s/ and log in as alice or bob (provider: %s)\n", appURL, provider.URL)
+	group.Go(func() error { return serve(appSrv, appLn) })
 
 	group.Go(func() error {
 		<-ctx.Done()
