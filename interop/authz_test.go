@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -131,6 +132,10 @@ func TestClientCallsAPIAsUser(t *testing.T) {
 	apiCfg.AllowedClients = []string{"web"}
 	apiCfg.IntrospectionCacheTTL = -1
 	backend := startAPI(t, apiSrv, apiCfg)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	}))
+	t.Cleanup(echo.Close)
 
 	clk := &clock{}
 	cfg := appConfig(p, p.Client(t, "web"))
@@ -154,8 +159,16 @@ func TestClientCallsAPIAsUser(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
+		// What the client sent, as a server sees it.
+		echoed, err := oc.Client(r).Get(echo.URL)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer echoed.Body.Close()
+		sent, _ := io.ReadAll(echoed.Body)
 		w.WriteHeader(resp.StatusCode)
-		fmt.Fprintf(w, "%s|%s", httpoidc.UserFrom(r.Context()).AccessToken, body)
+		fmt.Fprintf(w, "%s|%s", sent, body)
 	})
 	mux.HandleFunc("/", writeUser)
 	webSrv.Config.Handler = oc.Handler(mux)
