@@ -103,9 +103,11 @@ type ProxyConfig struct {
 // including spellings with underscores that WSGI, CGI and PHP servers read
 // as the same name. The session cookie is not forwarded. WebSockets and
 // streamed responses pass through; an upstream that cannot be reached gets
-// a 502 page. The returned error wraps ErrInvalidConfig when upstream is not
-// an absolute http(s) URL or Config's CallbackPath or LogoutPath is outside
-// Prefix.
+// a 502 page. The returned error wraps ErrInvalidConfig and says what is
+// wrong: upstream is not an absolute http(s) URL, Prefix or BearerScopes
+// are malformed, Config.BasePath is set, Config's CallbackPath or
+// LogoutPath is outside Prefix, or ResourceServerOnly is set without
+// AcceptBearerTokens.
 func (oc *OpenIDConnect) ReverseProxy(upstream *url.URL, pc ProxyConfig) (http.Handler, error) {
 	if upstream == nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
 		return nil, fmt.Errorf("%w: ReverseProxy: upstream must be an absolute http(s) URL, got %v", ErrInvalidConfig, upstream)
