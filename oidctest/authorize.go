@@ -47,6 +47,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusMethodNotAllowed, "The authorization endpoint accepts GET and POST only.")
 		return
 	}
+	form, msg := s.pushedForm(form)
+	if msg != "" {
+		s.errorPage(w, http.StatusBadRequest, msg)
+		return
+	}
 	c, redirectURI, msg := s.checkClient(form)
 	if msg != "" {
 		// RFC 6749 §4.1.2.1: never redirect to an unverified URI.

@@ -2,6 +2,7 @@ package oidctest
 
 import (
 	"net/http"
+	"strings"
 )
 
 // discovery is the OpenID Provider Metadata document (OpenID Connect
@@ -31,6 +32,10 @@ type discovery struct {
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +73,13 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		BackchannelLogoutSessionSupported:          true,
 		AuthorizationResponseISSParameterSupported: true,
 	}
+	d.TokenEndpointAuthMethodsSupported = append(secretMethods[:2:2], "private_key_jwt")
+	d.DPoPSigningAlgValuesSupported = strings.Fields(algNames())
+	d.TokenEndpointAuthSigningAlgValuesSupported = d.DPoPSigningAlgValuesSupported
+	if s.opts.par {
+		d.PushedAuthorizationRequestEndpoint = s.URL + pathPAR
+		d.RequirePushedAuthorizationRequests = s.opts.requirePAR
+	}
 	if s.opts.noEndSession {
 		d.EndSessionEndpoint = ""
 	}
@@ -76,7 +88,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.opts.noIntrospection {
 		d.IntrospectionEndpoint = s.URL + pathIntrospection
-		d.IntrospectionEndpointAuthMethodsSupported = append(secretMethods[:2:2], "bearer")
+		d.IntrospectionEndpointAuthMethodsSupported = append(secretMethods[:2:2], "private_key_jwt", "bearer")
 	}
 	if spec := s.spec(); spec != nil {
 		spec.discovery(&d, s.IntrospectionURL())

@@ -31,7 +31,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "GET, POST")
 		return
 	}
-	token, ok := bearerToken(r)
+	token, isDPoP, ok := presentedToken(r)
 	if !ok {
 		// RFC 6750 §3.1: no error code in the challenge when no token was
 		// sent at all.
@@ -46,6 +46,10 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	at, ok := s.liveAccessToken(token)
 	if !ok {
 		writeOAuthError(w, invalidToken("the access token is unknown, expired or revoked"))
+		return
+	}
+	if err := s.checkBinding(w, r, pathUserInfo, token, isDPoP, at); err != nil {
+		writeOAuthError(w, err)
 		return
 	}
 	if !slices.Contains(at.scopes, "openid") {
@@ -131,6 +135,11 @@ func (s *Server) introspect(token string) map[string]any {
 		})
 		if len(at.scopes) > 0 {
 			resp["scope"] = scopeString(at.scopes)
+		}
+		if at.jkt != "" {
+			// RFC 9449 §6.2.
+			resp["cnf"] = map[string]any{"jkt": at.jkt}
+			resp["token_type"] = "DPoP"
 		}
 		return resp
 	}

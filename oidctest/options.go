@@ -18,6 +18,9 @@ type options struct {
 	noRefreshTokens bool
 	logger          *slog.Logger
 	profile         Profile
+	par             bool // WithPAR
+	requirePAR      bool // WithRequiredPAR
+	dpopNonce       bool // WithDPoPNonce
 }
 
 func defaultOptions() options {

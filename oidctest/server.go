@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Server is an in-process OpenID Provider. Create it with NewServer (it
@@ -58,6 +60,8 @@ type Server struct {
 	idTokens  map[string]*idTokenRecord // with a provider Profile only
 	counts    map[Endpoint]int
 	nextSweep time.Time
+	// fapi holds pushed requests, seen jtis and the DPoP nonce.
+	fapi fapiState
 	// refreshKey signs a profile's JWT refresh tokens (Keycloak's HS512);
 	// it is in no JWKS.
 	refreshKey []byte
@@ -197,6 +201,9 @@ func (s *Server) routes() http.Handler {
 	handle(pathToken, EndpointToken, s.handleToken)
 	handle(pathUserInfo, EndpointUserInfo, s.handleUserInfo)
 	handle(pathRevocation, EndpointRevocation, s.handleRevocation)
+	if s.opts.par {
+		handle(pathPAR, EndpointPAR, s.handlePAR)
+	}
 	if !s.opts.noEndSession {
 		handle(pathEndSession, EndpointEndSession, s.handleEndSession)
 	}
@@ -320,9 +327,17 @@ type Client struct {
 	// AccessTokenFormat is Opaque by default. A resource parameter on the
 	// authorization or token request forces JWT with aud set to the resource.
 	AccessTokenFormat AccessTokenFormat
+	// Keys, if set, are the client's public keys: it may then authenticate
+	// with private_key_jwt (RFC 7523) client assertions signed by one of
+	// them, with or without a Secret.
+	Keys []jose.JSONWebKey
 	// BackchannelLogoutURI, if set, receives a logout_token form POST when the
 	// end session endpoint logs out one of the client's sessions.
 	BackchannelLogoutURI string
+
+	// dpopJKT is, during a token request, the thumbprint of its DPoP
+	// proof's key.
+	dpopJKT string
 }
 
 // AddClient registers c, replacing any client with the same ID. Since it
@@ -332,6 +347,7 @@ func (s *Server) AddClient(c Client) {
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.Scopes = slices.Clone(c.Scopes)
+	c.Keys = slices.Clone(c.Keys)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clients[c.ID] = c

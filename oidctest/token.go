@@ -41,6 +41,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, err)
 		return
 	}
+	// RFC 9449 §5: a valid proof binds the tokens to its key.
+	jkt, err := s.checkDPoP(w, r, pathToken, "")
+	if err != nil {
+		writeOAuthError(w, tokenEndpointDPoPError(err))
+		return
+	}
+	c.dpopJKT = jkt
 	grantType, err := param(form, "grant_type")
 	if err != nil {
 		writeOAuthError(w, err)
@@ -69,6 +76,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // authenticateClient implements client_secret_basic and client_secret_post
 // (RFC 6749 §2.3.1).
 func (s *Server) authenticateClient(r *http.Request, form url.Values) (Client, error) {
+	if form.Has("client_assertion_type") || form.Has("client_assertion") {
+		return s.authenticateAssertion(r, form)
+	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		if _, inForm := form["client_secret"]; inForm {
@@ -239,13 +249,18 @@ func (s *Server) issueTokens(c Client, g grant, scopes, resources []string, nonc
 	if len(aud) == 0 {
 		aud = []string{c.ID}
 	}
+	g.jkt = c.dpopJKT
 	at, err := s.mintAccessToken(g, scopes, aud, asJWT, ttl, c.Secret)
 	if err != nil {
 		return nil, err
 	}
+	tokenType := "Bearer"
+	if g.jkt != "" {
+		tokenType = "DPoP"
+	}
 	resp := map[string]any{
 		"access_token": at,
-		"token_type":   "Bearer",
+		"token_type":   tokenType,
 		"expires_in":   int64(ttl / time.Second),
 	}
 	if len(scopes) > 0 {

@@ -28,6 +28,8 @@ type grant struct {
 	authTime  time.Time
 	// claims are TokenRequest.Claims, for IssueAccessToken only.
 	claims map[string]any
+	// jkt binds the access tokens to a DPoP key (RFC 9449 §6).
+	jkt string
 }
 
 type accessToken struct {
@@ -42,6 +44,8 @@ type accessToken struct {
 	// claims, what the provider records for an opaque token, or
 	// TokenRequest.Claims.
 	claims map[string]any
+	// jkt is the thumbprint of the DPoP key the token is bound to.
+	jkt string
 }
 
 type refreshToken struct {
@@ -70,6 +74,11 @@ type TokenRequest struct {
 	// Nonce is the ID token's nonce, for IssueTokens; without one the ID
 	// token has none, like an ID token from a refresh.
 	Nonce string
+	// DPoPKeyThumbprint, if set, binds the token to the DPoP key with
+	// this RFC 7638 thumbprint (DPoPKey.Thumbprint): a JWT carries
+	// cnf.jkt, introspection answers cnf and token_type DPoP, and userinfo
+	// takes it only with a proof by that key.
+	DPoPKeyThumbprint string
 	// Claims are extra claims of the JWT and of its introspection answer,
 	// such as groups or a nested realm_access.roles; not used with a
 	// provider profile. Registered claims (iss, sub, aud, exp, scope,
@@ -102,6 +111,7 @@ func (s *Server) IssueAccessToken(req TokenRequest) string {
 		return tok
 	}
 	g.claims = maps.Clone(req.Claims)
+	g.jkt = req.DPoPKeyThumbprint
 	tok, err := s.mintAccessToken(g, req.Scopes, aud, req.Format == JWT, ttl, c.Secret)
 	if err != nil {
 		s.log.Error("oidctest: issuing access token", "error", err)
@@ -122,6 +132,7 @@ func (s *Server) mintAccessToken(g grant, scopes, aud []string, asJWT bool, ttl 
 		issued:   now,
 		expiry:   now.Add(ttl),
 		claims:   g.claims,
+		jkt:      g.jkt,
 	}
 	tok := rand.Text()
 	if asJWT {
@@ -145,6 +156,9 @@ func (s *Server) mintAccessToken(g grant, scopes, aud []string, asJWT bool, ttl 
 		})
 		if len(scopes) > 0 {
 			claims["scope"] = scopeString(scopes)
+		}
+		if g.jkt != "" {
+			claims["cnf"] = map[string]any{"jkt": g.jkt}
 		}
 		fs.applyClaimFaults(claims, aud)
 		var err error
