@@ -263,7 +263,7 @@ func (oc *OpenIDConnect) refreshProfile(ctx context.Context, p *providerState, f
 	var info map[string]any
 	if !oc.cfg.DisableUserInfo && p.userInfoURL != "" {
 		var err error
-		info, err = oc.userInfo(ctx, p, fresh.AccessToken, "Bearer")
+		info, err = oc.userInfo(ctx, p, fresh.AccessToken, oc.accessTokenType())
 		if err != nil {
 			oc.log.Warn("httpoidc: userinfo after refresh failed; keeping the profile", "sub", fresh.Subject, "error", err)
 			info = nil

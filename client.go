@@ -41,7 +41,7 @@ func (s userTokenSource) Token() (*oauth2.Token, error) {
 	}
 	oc := u.oc
 	if oc.cfg.Disabled {
-		return &oauth2.Token{AccessToken: u.AccessToken, TokenType: "Bearer"}, nil
+		return &oauth2.Token{AccessToken: u.AccessToken, TokenType: oc.accessTokenType()}, nil
 	}
 	login, err := oc.currentLogin(u.ctx)
 	if err != nil {
@@ -51,7 +51,7 @@ func (s userTokenSource) Token() (*oauth2.Token, error) {
 		// Logged out, or logged in as someone else, by another request.
 		return nil, &LoginEndedError{Reason: LogoutLocal}
 	}
-	tok := &oauth2.Token{AccessToken: login.AccessToken, TokenType: "Bearer", RefreshToken: login.RefreshToken}
+	tok := &oauth2.Token{AccessToken: login.AccessToken, TokenType: oc.accessTokenType(), RefreshToken: login.RefreshToken}
 	if login.Expiry != 0 {
 		tok.Expiry = time.Unix(login.Expiry, 0)
 		if !oc.cfg.Now().Before(tok.Expiry) && login.RefreshToken == "" {

@@ -2,6 +2,7 @@ package httpoidc
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,6 +99,32 @@ type Config struct {
 	// lists (zitadel lists only client_secret_basic), else the token
 	// endpoint's method.
 	IntrospectionAuthMethod string
+	// ClientKey, when set, authenticates the client with private_key_jwt
+	// (RFC 7523 client assertions) at the token, introspection, revocation
+	// and pushed authorization request endpoints, instead of the client
+	// secret, which the client secrets may then omit. Default: none, or
+	// the key of ClientKeyFile.
+	ClientKey *ClientKey
+	// ClientKeyFile is the path of the private key for ClientKey
+	// (OIDC_CLIENT_KEY_FILE): a PEM file (PKCS #8, PKCS #1 or SEC 1; its
+	// key ID is its RFC 7638 thumbprint) or a JWK with its kid.
+	ClientKeyFile string
+	// UsePAR pushes every authorization request (RFC 9126) even when the
+	// provider does not require it (OIDC_USE_PAR). Default: pushed only
+	// when the provider says require_pushed_authorization_requests. New
+	// fails when the provider has no pushed_authorization_request_endpoint.
+	UsePAR bool
+	// DPoP binds the user's access tokens to a key the application holds
+	// (RFC 9449, OIDC_DPOP): token requests carry DPoP proofs, and userinfo
+	// and Client send the tokens with a fresh proof per request. A login
+	// whose token response is not DPoP-bound is refused.
+	DPoP bool
+	// DPoPKey is the DPoP private key (ECDSA, Ed25519 or RSA). Default: the
+	// key of DPoPKeyFile (OIDC_DPOP_KEY_FILE, PEM or JWK), else a P-256 key
+	// made per process; replicas that refresh each other's tokens need the
+	// same key.
+	DPoPKey     crypto.Signer
+	DPoPKeyFile string
 
 	// Disabled turns OpenID Connect off for tests and development
 	// (OIDC_ENABLED=false): no provider is contacted, no client secrets are
@@ -398,7 +425,7 @@ func (c *Config) validate() error {
 	}
 	for name, value := range map[string]string{"ClientAuthMethod": c.ClientAuthMethod, "IntrospectionAuthMethod": c.IntrospectionAuthMethod} {
 		switch value {
-		case "", AuthClientSecretPost, AuthClientSecretBasic:
+		case "", AuthClientSecretPost, AuthClientSecretBasic, AuthPrivateKeyJWT:
 		case AuthBearer:
 			if name == "IntrospectionAuthMethod" {
 				continue
@@ -463,8 +490,12 @@ func ConfigFromEnv() (Config, error) {
 			return Config{}, fmt.Errorf("%w: %s is a Flask-OIDC 1.x setting that no longer exists: %s", ErrInvalidConfig, removed.name, removed.instead)
 		}
 	}
+	c.ClientKeyFile = env.str("OIDC_CLIENT_KEY_FILE")
+	c.UsePAR = env.boolean("OIDC_USE_PAR", false)
+	c.DPoP = env.boolean("OIDC_DPOP", false)
+	c.DPoPKeyFile = env.str("OIDC_DPOP_KEY_FILE")
 	if v := env.str("OIDC_CLIENT_SECRETS"); strings.HasPrefix(strings.TrimSpace(v), "{") {
-		secrets, err := ParseClientSecrets([]byte(v))
+		secrets, err := parseClientSecrets([]byte(v), c.ClientKeyFile == "")
 		if err != nil {
 			return Config{}, fmt.Errorf("OIDC_CLIENT_SECRETS: %w", err)
 		}
@@ -583,7 +614,7 @@ func (c *Config) secretsFromEnv() error {
 			*v.dst = v.value
 		}
 	}
-	if err := s.validate(); err != nil {
+	if err := s.validate(c.ClientKeyFile == "" && c.ClientKey == nil); err != nil {
 		return fmt.Errorf("OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_SERVER_METADATA_URL (without OIDC_CLIENT_SECRETS, all three are needed): %w", err)
 	}
 	c.ClientSecrets, c.ClientSecretsFile = s, ""
@@ -647,11 +678,17 @@ func (s ClientSecrets) GoString() string { return s.String() }
 // ErrInvalidClientSecrets (or the fs error for a missing file) and names the
 // file and, when one is missing, the key.
 func LoadClientSecrets(path string) (*ClientSecrets, error) {
+	return loadClientSecrets(path, true)
+}
+
+// loadClientSecrets is LoadClientSecrets; client_secret may be missing
+// unless needSecret (a client with a ClientKey has none).
+func loadClientSecrets(path string, needSecret bool) (*ClientSecrets, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading %s: %w", ErrInvalidClientSecrets, path, err)
 	}
-	secrets, err := ParseClientSecrets(data)
+	secrets, err := parseClientSecrets(data, needSecret)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -665,6 +702,10 @@ func LoadClientSecrets(path string) (*ClientSecrets, error) {
 // ErrInvalidClientSecrets and names the missing or malformed key; it never
 // contains the secret.
 func ParseClientSecrets(data []byte) (*ClientSecrets, error) {
+	return parseClientSecrets(data, true)
+}
+
+func parseClientSecrets(data []byte, needSecret bool) (*ClientSecrets, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object: %s", ErrInvalidClientSecrets, jsonErrorWithoutInput(err))
@@ -677,18 +718,18 @@ func ParseClientSecrets(data []byte) (*ClientSecrets, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, fmt.Errorf("%w: key \"web\": %s", ErrInvalidClientSecrets, jsonErrorWithoutInput(err))
 	}
-	if err := s.validate(); err != nil {
+	if err := s.validate(needSecret); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
 // validate checks the keys httpoidc cannot do without.
-func (s *ClientSecrets) validate() error {
+func (s *ClientSecrets) validate(needSecret bool) error {
 	for _, required := range []struct{ key, value string }{
 		{"client_id", s.ClientID}, {"client_secret", s.ClientSecret}, {"issuer", s.Issuer},
 	} {
-		if strings.TrimSpace(required.value) == "" {
+		if strings.TrimSpace(required.value) == "" && (needSecret || required.key != "client_secret") {
 			return fmt.Errorf("%w: missing required key \"web.%s\"", ErrInvalidClientSecrets, required.key)
 		}
 	}

@@ -139,6 +139,9 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 		}
 		return nil, fmt.Errorf("%w: token endpoint: %w", ErrProviderUnavailable, err)
 	}
+	if err := oc.checkTokenType(tok); err != nil {
+		return nil, rejectLogin("The identity provider's answer could not be verified.", err)
+	}
 	rawIDToken, _ := tok.Extra("id_token").(string)
 	if rawIDToken == "" {
 		return nil, rejectLogin("The identity provider sent no ID token.", errors.New("no id_token in token response"))

@@ -248,8 +248,13 @@ func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next
 	for k, v := range oc.cfg.AuthParams {
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
+	target, err := oc.authorizationURL(ctx, p, pending.State, opts)
+	if err != nil {
+		oc.unavailable(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, p.oauth2.AuthCodeURL(pending.State, opts...), http.StatusFound)
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 // maxNextLength bounds return targets; longer ones are dropped.

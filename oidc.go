@@ -2,6 +2,7 @@ package httpoidc
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,8 @@ type OpenIDConnect struct {
 	// goroutine Close stops; nil when the application gave a store.
 	memory    *memoryStore
 	closeOnce sync.Once
+	// dpopSigner is Config.DPoP's key; nil without DPoP.
+	dpopSigner crypto.Signer
 }
 
 // providerState is everything learnt from the provider's discovery
@@ -63,6 +66,7 @@ type providerState struct {
 	issParameterSupported   bool
 	keys                    *keySet
 	idTokens                *oidc.IDTokenVerifier
+	fapi                    *providerFAPI
 }
 
 // providerMetadata holds the discovery fields go-oidc does not expose.
@@ -97,6 +101,9 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 	if cfg.InsecureHTTPProvider {
 		oc.log.Warn("httpoidc: InsecureHTTPProvider is set: plain http provider URLs are accepted, so tokens and the " +
 			"client secret may travel in clear text; use it in test set-ups only")
+	}
+	if err := oc.loadKeys(); err != nil {
+		return nil, err
 	}
 	if cfg.Disabled {
 		if err := cfg.checkDisabled(); err != nil {
@@ -187,12 +194,12 @@ func (oc *OpenIDConnect) loadSecrets() error {
 	switch {
 	case oc.cfg.ClientSecrets != nil:
 		s := *oc.cfg.ClientSecrets
-		if err := s.validate(); err != nil {
+		if err := s.validate(oc.cfg.ClientKey == nil); err != nil {
 			return fmt.Errorf("Config.ClientSecrets: %w", err)
 		}
 		oc.secrets = &s
 	case oc.cfg.ClientSecretsFile != "":
-		s, err := LoadClientSecrets(oc.cfg.ClientSecretsFile)
+		s, err := loadClientSecrets(oc.cfg.ClientSecretsFile, oc.cfg.ClientKey == nil)
 		if err != nil {
 			return err
 		}
@@ -408,6 +415,10 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 	if tokenAuth == AuthClientSecretBasic {
 		authStyle = oauth2.AuthStyleInHeader
 	}
+	fapi, err := oc.discoverFAPI(discovered.Claims, issuer)
+	if err != nil {
+		return nil, err
+	}
 	p := &providerState{
 		issuer: issuer,
 		oauth2: oauth2.Config{
@@ -427,6 +438,7 @@ func (oc *OpenIDConnect) fetchProvider(ctx context.Context) (*providerState, err
 		endSessionURL:           meta.EndSessionEndpoint,
 		issParameterSupported:   meta.IssParameterSupported,
 		keys:                    keys,
+		fapi:                    fapi,
 	}
 	p.idTokens = oidc.NewVerifier(issuer, keys, &oidc.Config{
 		ClientID:             oc.secrets.ClientID,

@@ -284,6 +284,9 @@ func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*lo
 		}
 		return nil, fmt.Errorf("%w: refreshing token: %w", ErrProviderUnavailable, err)
 	}
+	if err := oc.checkTokenType(tok); err != nil {
+		return nil, fmt.Errorf("%w: %w", errRefreshRejected, err)
+	}
 	fresh := *login
 	var idClaims map[string]any
 	fresh.AccessToken = tok.AccessToken

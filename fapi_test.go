@@ -1,0 +1,289 @@
+package httpoidc_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/stretchr/testify/require"
+
+	"github.com/httpoidc/httpoidc"
+	"github.com/httpoidc/httpoidc/internal/dpop"
+	"github.com/httpoidc/httpoidc/oidctest"
+)
+
+// newFAPIHarness is newHarness for a client registered with a public key
+// (private_key_jwt) and no secret when key is not nil.
+func newFAPIHarness(t *testing.T, key *ecdsa.PrivateKey, configure func(*httpoidc.Config), opts ...oidctest.Option) (*harness, error) {
+	t.Helper()
+	op := oidctest.NewServer(opts...)
+	t.Cleanup(op.Close)
+	var handler atomic.Value
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	t.Cleanup(app.Close)
+	client := oidctest.Client{ID: "app", Secret: "app-secret", RedirectURIs: []string{app.URL + "/authorize"}, AccessTokenFormat: oidctest.JWT}
+	secrets := &httpoidc.ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: op.URL, RedirectURIs: client.RedirectURIs}
+	if key != nil {
+		client.Secret, secrets.ClientSecret = "", ""
+		client.Keys = []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1"}}
+	}
+	op.AddClient(client)
+	op.AddUser(alice)
+	op.AutoLogin("alice")
+	cfg := httpoidc.Config{
+		ClientSecrets: secrets,
+		Scopes:        []string{"openid", "email", "profile", "groups"},
+		Now:           op.Now,
+		Logger:        slog.New(slog.DiscardHandler),
+	}
+	if key != nil {
+		cfg.ClientKey = &httpoidc.ClientKey{Signer: key, KeyID: "k1"}
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t), handler: &handler}
+	oc, err := httpoidc.New(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(oc.Close)
+	h.oc = oc
+	handler.Store(oc.Handler(testApp(oc)))
+	return h, nil
+}
+
+func newECKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	return k
+}
+
+func TestPrivateKeyJWTLoginAndRefresh(t *testing.T) {
+	h, err := newFAPIHarness(t, newECKey(t), nil)
+	require.NoError(t, err)
+	h.login(h.client)
+	before := h.me(h.client)["access_token"]
+	h.op.Advance(59 * time.Minute)
+	require.NotEqual(t, before, h.me(h.client)["access_token"], "refreshed with a client assertion")
+}
+
+func TestPrivateKeyJWTWithAnUnregisteredKeyFailsTheLogin(t *testing.T) {
+	h, err := newFAPIHarness(t, newECKey(t), func(c *httpoidc.Config) {
+		c.ClientKey = &httpoidc.ClientKey{Signer: newECKey(t), KeyID: "k1"}
+	})
+	require.NoError(t, err)
+	resp, _ := h.get(h.client, "/login")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.False(t, h.loggedIn(h.client))
+}
+
+func TestPrivateKeyJWTIntrospection(t *testing.T) {
+	key := newECKey(t)
+	h, err := newFAPIHarness(t, key, func(c *httpoidc.Config) {
+		c.AccessTokenValidation = httpoidc.ValidateIntrospection
+	})
+	require.NoError(t, err)
+	token := h.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "app", Subject: "alice", Scopes: []string{"read"}})
+	api := httptest.NewServer(h.oc.AcceptToken("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, httpoidc.UserFrom(r.Context()).Subject)
+	})))
+	t.Cleanup(api.Close)
+	req, _ := http.NewRequest(http.MethodGet, api.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 1, h.op.Requests(oidctest.EndpointIntrospection))
+}
+
+func TestClientKeyFromFile(t *testing.T) {
+	key := newECKey(t)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	pemFile := filepath.Join(dir, "client.pem")
+	require.NoError(t, os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	signer, kid, err := httpoidc.LoadPrivateKey(pemFile)
+	require.NoError(t, err)
+	thumb, err := dpop.Thumbprint(key.Public())
+	require.NoError(t, err)
+	require.Equal(t, thumb, kid, "a PEM key's kid is its thumbprint")
+	require.True(t, key.PublicKey.Equal(signer.Public()))
+
+	jwkFile := filepath.Join(dir, "client.jwk")
+	b, err := json.Marshal(jose.JSONWebKey{Key: key, KeyID: "k1"})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(jwkFile, b, 0o600))
+	_, kid, err = httpoidc.LoadPrivateKey(jwkFile)
+	require.NoError(t, err)
+	require.Equal(t, "k1", kid)
+
+	pub, err := json.Marshal(jose.JSONWebKey{Key: key.Public()})
+	require.NoError(t, err)
+	pubFile := filepath.Join(dir, "public.jwk")
+	require.NoError(t, os.WriteFile(pubFile, pub, 0o600))
+	_, _, err = httpoidc.LoadPrivateKey(pubFile)
+	require.ErrorIs(t, err, httpoidc.ErrInvalidConfig)
+
+	// The login works with the file, and a client secrets file without
+	// client_secret.
+	h, err := newFAPIHarness(t, key, func(c *httpoidc.Config) { c.ClientKey, c.ClientKeyFile = nil, jwkFile })
+	require.NoError(t, err)
+	h.login(h.client)
+}
+
+func TestClientKeyConfigurationErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure func(*httpoidc.Config)
+		want      string
+	}{
+		{"no secret and no key", func(c *httpoidc.Config) { c.ClientKey = nil }, "client_secret"},
+		{"private_key_jwt without a key", func(c *httpoidc.Config) {
+			c.ClientKey, c.ClientSecrets.ClientSecret, c.ClientAuthMethod = nil, "s", httpoidc.AuthPrivateKeyJWT
+		}, "no ClientKey"},
+		{"missing key file", func(c *httpoidc.Config) { c.ClientKey, c.ClientKeyFile = nil, "/nonexistent.pem" }, "OIDC_CLIENT_KEY_FILE"},
+		{"UsePAR without a PAR endpoint", func(c *httpoidc.Config) { c.UsePAR = true }, "pushed_authorization_request_endpoint"},
+		{"DPoPKey without DPoP", func(c *httpoidc.Config) { c.DPoPKey = newECKey(t) }, "DPoP is not"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newFAPIHarness(t, newECKey(t), tc.configure)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestPARLogin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  oidctest.Option
+		use  bool
+	}{
+		{"required by the provider", oidctest.WithRequiredPAR(), false},
+		{"UsePAR", oidctest.WithPAR(), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := newFAPIHarness(t, newECKey(t), func(c *httpoidc.Config) { c.UsePAR = tc.use }, tc.opt)
+			require.NoError(t, err)
+			resp, err := noRedirects(h.client).Get(h.app.URL + "/login")
+			require.NoError(t, err)
+			resp.Body.Close()
+			target, err := url.Parse(resp.Header.Get("Location"))
+			require.NoError(t, err)
+			require.Equal(t, []string{"client_id", "request_uri"}, sortedKeys(target.Query()), "only an opaque handle goes through the browser")
+			require.Equal(t, 1, h.op.Requests(oidctest.EndpointPAR))
+			h.login(h.client)
+		})
+	}
+}
+
+func sortedKeys(v url.Values) []string {
+	var keys []string
+	for k := range v {
+		keys = append(keys, k)
+	}
+	if len(keys) == 2 && keys[0] > keys[1] {
+		keys[0], keys[1] = keys[1], keys[0]
+	}
+	return keys
+}
+
+// dpopAPI is a resource server that checks the proof of a DPoP-bound
+// JWT the way RFC 9449 §7 says, and answers with the token's jkt.
+func dpopAPI(t *testing.T, op *oidctest.Server) *httptest.Server {
+	var api *httptest.Server
+	api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if scheme != "DPoP" {
+			http.Error(w, "scheme "+scheme, http.StatusUnauthorized)
+			return
+		}
+		p, err := dpop.Verify(r.Header.Get("DPoP"), dpop.Request{Method: r.Method, URL: api.URL + r.URL.Path, AccessToken: token, Now: op.Now(), MaxAge: time.Minute, Leeway: 5 * time.Second})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+		require.NoError(t, err)
+		var claims struct {
+			Cnf struct {
+				JKT string `json:"jkt"`
+			} `json:"cnf"`
+		}
+		require.NoError(t, parsed.UnsafeClaimsWithoutVerification(&claims))
+		if claims.Cnf.JKT != p.Thumbprint {
+			http.Error(w, "not bound to the proof's key", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, claims.Cnf.JKT)
+	}))
+	t.Cleanup(api.Close)
+	return api
+}
+
+func TestDPoPLoginUserInfoClientAndRefresh(t *testing.T) {
+	key := newECKey(t)
+	h, err := newFAPIHarness(t, newECKey(t), func(c *httpoidc.Config) { c.DPoP, c.DPoPKey = true, key },
+		oidctest.WithDPoPNonce(), oidctest.WithRequiredPAR())
+	require.NoError(t, err)
+	apiAsUser(h, dpopAPI(t, h.op).URL)
+	// Userinfo takes the bound token only with a proof: the login's
+	// profile (from userinfo) shows it worked.
+	h.login(h.client)
+	require.Equal(t, "Alice Liddell", h.me(h.client)["name"])
+	thumb, err := dpop.Thumbprint(key.Public())
+	require.NoError(t, err)
+	_, body := h.get(h.client, "/call")
+	require.Equal(t, thumb, body, "the API got a fresh proof for the bound token")
+	_, body = h.get(h.client, "/call")
+	require.Equal(t, thumb, body, "and another one for the next request")
+
+	before := h.me(h.client)["access_token"]
+	h.op.Advance(59 * time.Minute)
+	_, body = h.get(h.client, "/call")
+	require.Equal(t, thumb, body, "the refreshed token is bound to the same key")
+	require.NotEqual(t, before, h.me(h.client)["access_token"])
+}
+
+// stripDPoP is a transport that drops DPoP proofs, as a provider
+// ignoring them would behave.
+type stripDPoP struct{}
+
+func (stripDPoP) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Del("DPoP")
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestDPoPLoginRefusesAnUnboundToken(t *testing.T) {
+	h, err := newFAPIHarness(t, nil, func(c *httpoidc.Config) {
+		c.DPoP = true
+		c.HTTPClient = &http.Client{Transport: stripDPoP{}, Timeout: 10 * time.Second}
+	})
+	require.NoError(t, err)
+	resp, _ := h.get(h.client, "/login")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.False(t, h.loggedIn(h.client))
+}
