@@ -188,6 +188,10 @@ func (oc *OpenIDConnect) discoverFAPI(claims func(any) error, issuer string) (*p
 		return nil, fmt.Errorf("%w: discovery document: %w", ErrProviderUnavailable, err)
 	}
 	f := &providerFAPI{parURL: meta.PAREndpoint, pushAlways: oc.cfg.UsePAR || meta.RequirePAR, revocationURL: meta.RevocationEndpoint}
+	// RFC 9126 §2: the pushed request carries the client's credentials.
+	if err := oc.checkProviderURL("pushed_authorization_request_endpoint", f.parURL); err != nil {
+		return nil, err
+	}
 	if f.pushAlways && f.parURL == "" {
 		return nil, fmt.Errorf("%w: UsePAR is set but the discovery document of %s has no pushed_authorization_request_endpoint", ErrInvalidConfig, issuer)
 	}
