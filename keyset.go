@@ -90,25 +90,21 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 
 // verify checks the JWS signature of jwt and returns its payload, its
 // protected header and the thumbprint of the key that verified it, for has.
-func (k *keySet) verify(ctx context.Context, jwt string) (payload []byte, header jose.Header, thumbprint string, err error) {
-	jws, err := jose.ParseSignedCompact(jwt, k.algorithms)
+func (k *keySet) verify(ctx context.Context, jwt string) (payload []byte, header jwsHeader, thumbprint string, err error) {
+	jws, err := parseCompactJWS(jwt, k.algorithms)
 	if err != nil {
-		return nil, jose.Header{}, "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
+		return nil, jwsHeader{}, "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
 	}
-	if len(jws.Signatures) != 1 {
-		return nil, jose.Header{}, "", fmt.Errorf("%w: want exactly one signature", ErrInvalidToken)
-	}
-	header = jws.Signatures[0].Protected
-	keys, err := k.current(ctx, header.KeyID)
+	keys, err := k.current(ctx, jws.header.KeyID)
 	if err != nil {
-		return nil, header, "", err
+		return nil, jws.header, "", err
 	}
-	for _, key := range keys.candidates(header.KeyID) {
-		if payload, err := jws.Verify(key.jwk.Key); err == nil {
-			return payload, header, key.thumbprint, nil
+	for _, key := range keys.candidates(jws.header.KeyID) {
+		if jws.verify(key.jwk.Key) {
+			return jws.payload, jws.header, key.thumbprint, nil
 		}
 	}
-	return nil, header, "", fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
+	return nil, jws.header, "", fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
 }
 
 // has reports whether the key with this thumbprint may still vouch for a

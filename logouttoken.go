@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/go-jose/go-jose/v4"
 )
 
 // logoutTokenMaxAge is how long after its iat a logout token without exp
@@ -39,10 +38,10 @@ func (oc *OpenIDConnect) verifyLogoutToken(ctx context.Context, p *providerState
 	// so that no other JWT of this provider passes for one; another
 	// explicit type (at+jwt) is another kind of token. Keycloak sends the
 	// generic typ JWT, which says no more than an absent typ.
-	switch typ, _ := header.ExtraHeaders[jose.HeaderType].(string); strings.ToLower(typ) {
+	switch strings.ToLower(header.Type) {
 	case "", "jwt", "logout+jwt", "application/logout+jwt":
 	default:
-		return nil, fmt.Errorf("%w: logout token typ %s is not logout+jwt", ErrInvalidToken, quoteShort(typ))
+		return nil, fmt.Errorf("%w: logout token typ %s is not logout+jwt", ErrInvalidToken, quoteShort(header.Type))
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {

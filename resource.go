@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -451,10 +450,9 @@ func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw str
 
 // jwtAccessToken checks the header and claims of a JWT access token whose
 // signature is verified (RFC 9068 §4).
-func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []byte, header jose.Header, now time.Time) (*Token, error) {
+func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []byte, header jwsHeader, now time.Time) (*Token, error) {
 	pol := oc.resource.policy
-	typ, _ := header.ExtraHeaders[jose.HeaderType].(string)
-	typed, err := pol.jwtTyped(typ)
+	typed, err := pol.jwtTyped(header.Type)
 	if err != nil {
 		return nil, err
 	}

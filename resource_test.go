@@ -277,7 +277,7 @@ func TestAcceptTokenStrictType(t *testing.T) {
 		{"at+jwt", true, true}, {"AT+JWT", true, true}, {"application/at+jwt", true, true},
 		{"", false, true}, {"JWT", false, true}, {"logout+jwt", false, false}, {"secevent+jwt", false, false},
 	} {
-		header := jose.Header{ExtraHeaders: map[jose.HeaderKey]any{jose.HeaderType: tt.typ}}
+		header := jwsHeader{Type: tt.typ}
 		for _, c := range []struct {
 			oc   *OpenIDConnect
 			want bool
@@ -326,7 +326,7 @@ func TestJWTClaims(t *testing.T) {
 		{"azp as client", func(c map[string]any) { delete(c, "client_id"); c["azp"] = "api" }, true},
 		{"Okta's cid as client", func(c map[string]any) { delete(c, "client_id"); c["cid"] = "api" }, true},
 	}
-	header := jose.Header{ExtraHeaders: map[jose.HeaderKey]any{jose.HeaderType: "at+jwt"}}
+	header := jwsHeader{Type: "at+jwt"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			claims := valid()

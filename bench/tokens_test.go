@@ -243,7 +243,6 @@ func resourceServer(b *testing.B, f *fixture, configure func(*httpoidc.Config)) 
 		ClientSecrets:      &httpoidc.ClientSecrets{ClientID: audience, ClientSecret: "api-secret", Issuer: f.op.URL},
 		ResourceServerOnly: true,
 		Audience:           audience,
-		Now:                f.op.Now,
 		Logger:             slog.New(slog.DiscardHandler),
 	}
 	configure(&cfg)
