@@ -287,3 +287,21 @@ func TestDPoPLoginRefusesAnUnboundToken(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.False(t, h.loggedIn(h.client))
 }
+
+func TestConfigFromEnvFAPI(t *testing.T) {
+	t.Setenv("OIDC_CLIENT_SECRETS", `{"web":{"client_id":"app","issuer":"https://op.example"}}`)
+	t.Setenv("OIDC_CLIENT_KEY_FILE", "/etc/app/key.pem")
+	t.Setenv("OIDC_USE_PAR", "true")
+	t.Setenv("OIDC_DPOP", "true")
+	t.Setenv("OIDC_DPOP_KEY_FILE", "/etc/app/dpop.pem")
+	c, err := httpoidc.ConfigFromEnv()
+	require.NoError(t, err, "client secrets without client_secret are fine with a client key")
+	require.Equal(t, "/etc/app/key.pem", c.ClientKeyFile)
+	require.True(t, c.UsePAR)
+	require.True(t, c.DPoP)
+	require.Equal(t, "/etc/app/dpop.pem", c.DPoPKeyFile)
+
+	t.Setenv("OIDC_CLIENT_KEY_FILE", "")
+	_, err = httpoidc.ConfigFromEnv()
+	require.ErrorContains(t, err, "client_secret", "but not without one")
+}
