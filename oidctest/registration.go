@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // clientMetadata is the subset of RFC 7591 §2 / OpenID Connect Dynamic
@@ -21,12 +23,14 @@ type clientMetadata struct {
 	Scope                   string   `json:"scope,omitempty"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI    string   `json:"backchannel_logout_uri,omitempty"`
+	// JWKS holds the public keys of a private_key_jwt client.
+	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
 }
 
 // registration is the RFC 7591 §3.2.1 response.
 type registration struct {
 	ClientID              string `json:"client_id"`
-	ClientSecret          string `json:"client_secret"`
+	ClientSecret          string `json:"client_secret,omitempty"`
 	ClientIDIssuedAt      int64  `json:"client_id_issued_at"`
 	ClientSecretExpiresAt int64  `json:"client_secret_expires_at"`
 	clientMetadata
@@ -60,8 +64,15 @@ func (s *Server) handleRegistration(w http.ResponseWriter, r *http.Request) {
 		ClientSecret:   rand.Text() + rand.Text(),
 		clientMetadata: md,
 	}
+	var keys []jose.JSONWebKey
+	if md.TokenEndpointAuthMethod == "private_key_jwt" {
+		// RFC 7591 §3.2.1: a client authenticating with its keys gets no
+		// secret.
+		reg.ClientSecret, keys = "", md.JWKS.Keys
+	}
 	reg.ClientIDIssuedAt = s.Now().Unix()
 	s.AddClient(Client{
+		Keys:                   keys,
 		ID:                     reg.ClientID,
 		Secret:                 reg.ClientSecret,
 		RedirectURIs:           md.RedirectURIs,
@@ -95,8 +106,17 @@ func checkMetadata(md *clientMetadata) error {
 	case "":
 		md.TokenEndpointAuthMethod = "client_secret_basic"
 	case "client_secret_basic", "client_secret_post":
+	case "private_key_jwt":
+		if md.JWKS == nil || len(md.JWKS.Keys) == 0 {
+			return invalidMetadata("invalid_client_metadata", "private_key_jwt needs the client's public keys in jwks")
+		}
+		for _, k := range md.JWKS.Keys {
+			if !k.IsPublic() || !k.Valid() {
+				return invalidMetadata("invalid_client_metadata", "jwks must hold valid public keys only")
+			}
+		}
 	default:
-		return invalidMetadata("invalid_client_metadata", "token_endpoint_auth_method must be client_secret_basic or client_secret_post")
+		return invalidMetadata("invalid_client_metadata", "token_endpoint_auth_method must be client_secret_basic, client_secret_post or private_key_jwt")
 	}
 	if len(md.GrantTypes) == 0 {
 		md.GrantTypes = []string{"authorization_code"}

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/httpoidc/httpoidc"
 )
@@ -50,6 +51,9 @@ type options struct {
 	clientName     string
 	postLogoutURIs []string
 	timeout        time.Duration
+	// keyFile is the client's private key: with it the client registers
+	// its public key (jwks) for private_key_jwt and gets no secret.
+	keyFile string
 }
 
 // run executes the command and returns its exit code: 0 on success, 1 when
@@ -65,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts.postLogoutURIs = append(opts.postLogoutURIs, s)
 		return nil
 	})
+	flags.StringVar(&opts.keyFile, "key", "", "private key file (PEM or JWK) whose public key to register for private_key_jwt instead of a client secret; give it to the app as OIDC_CLIENT_KEY_FILE")
 	flags.DurationVar(&opts.timeout, "timeout", 30*time.Second, "time limit for talking to the provider")
 	version := flags.Bool("version", false, "print the version and exit")
 	// Parse reports errors but leaves the help to us: asked for with -h,
@@ -184,7 +189,7 @@ func register(ctx context.Context, client *http.Client, issuer string, redirectU
 	if len(postLogout) == 0 {
 		postLogout = []string{first.Scheme + "://" + first.Host + "/logout"}
 	}
-	body, _ := json.Marshal(map[string]any{
+	metadata := map[string]any{
 		"application_type":           "web",
 		"client_name":                name,
 		"redirect_uris":              redirectURIs,
@@ -192,7 +197,18 @@ func register(ctx context.Context, client *http.Client, issuer string, redirectU
 		"response_types":             []string{"code"},
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"token_endpoint_auth_method": "client_secret_post",
-	})
+	}
+	if opts.keyFile != "" {
+		key, kid, err := httpoidc.LoadPrivateKey(opts.keyFile)
+		if err != nil {
+			return nil, err
+		}
+		// Only the public half leaves the machine, with the kid httpoidc
+		// will put in its assertions.
+		metadata["token_endpoint_auth_method"] = httpoidc.AuthPrivateKeyJWT
+		metadata["jwks"] = jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: kid, Use: "sig"}}}
+	}
+	body, _ := json.Marshal(metadata)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, meta.RegistrationEndpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -221,7 +237,7 @@ func register(ctx context.Context, client *http.Client, issuer string, redirectU
 		}
 		return nil, fmt.Errorf("the provider refused the registration: %s", resp.Status)
 	}
-	if registered.ClientID == "" || registered.ClientSecret == "" {
+	if registered.ClientID == "" || (registered.ClientSecret == "" && opts.keyFile == "") {
 		return nil, errors.New("the provider's registration response has no client_id or client_secret")
 	}
 	return &httpoidc.ClientSecrets{

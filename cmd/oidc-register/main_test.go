@@ -3,11 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpoidc/httpoidc"
@@ -115,4 +126,46 @@ func TestUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRegisterWithKey(t *testing.T) {
+	op := oidctest.NewServer()
+	t.Cleanup(op.Close)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "client.pem")
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	out := filepath.Join(dir, "client_secrets.json")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-output", out, "-key", keyFile, op.URL, "http://127.0.0.1:8080/authorize"}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+
+	doc, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var secrets struct{ Web httpoidc.ClientSecrets }
+	require.NoError(t, json.Unmarshal(doc, &secrets))
+	require.Empty(t, secrets.Web.ClientSecret, "a client with a key gets no secret")
+
+	// The provider takes the client's assertions, signed with the key and
+	// the kid httpoidc uses for it.
+	_, kid, err := httpoidc.LoadPrivateKey(keyFile)
+	require.NoError(t, err)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid))
+	require.NoError(t, err)
+	id := secrets.Web.ClientID
+	assertion, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: id, Subject: id, Audience: jwt.Audience{op.URL}, ID: "j1",
+		Expiry: jwt.NewNumericDate(time.Now().Add(time.Minute))}).Serialize()
+	require.NoError(t, err)
+	resp, err := http.PostForm(op.URL+"/token", url.Values{"grant_type": {"client_credentials"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	code = run(context.Background(), []string{"-output", filepath.Join(dir, "other.json"), "-key", filepath.Join(dir, "missing.pem"), op.URL, "http://127.0.0.1:8080/authorize"}, &stdout, &stderr)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr.String(), "missing.pem")
 }
