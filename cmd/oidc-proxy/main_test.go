@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,4 +268,68 @@ func TestProxyLoginPolicy(t *testing.T) {
 			require.Equal(t, tt.status, status)
 		})
 	}
+}
+
+// TestProxyRunsWithTheGuidesStartLine runs the command itself, as the
+// guide's compose.yaml starts oauth2-proxy, and stops it as Docker does.
+func TestProxyRunsWithTheGuidesStartLine(t *testing.T) {
+	app := startUpstream(t)
+	addr := testenv.FreeAddress(t)
+	origin := "http://" + addr
+	op := newOP(t, origin)
+	op.AutoLogin("alice")
+	cfg := guideConfig(t, map[string]string{
+		"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
+		"<HTTP_ADDRESS>": addr,
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var stderr lockedWriter
+	exit := make(chan int, 1)
+	go func() { exit <- run(ctx, append([]string{"--config=" + cfg}, guideStartLine...), nil, &stderr) }()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(origin + "/ping")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "oidc-proxy did not start:\n%s", &stderr)
+	// The guide's cookie_secure = true: a plain-http client is not logged
+	// in by the cookie, but the login itself runs to the provider.
+	client := &http.Client{Jar: newJar(t), Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(origin + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), op.URL+"/authorize?"))
+
+	stop()
+	select {
+	case code := <-exit:
+		require.Equal(t, 0, code, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("oidc-proxy did not stop")
+	}
+	require.Contains(t, stderr.String(), "oidc-proxy: listening")
+	require.NotContains(t, stderr.String(), "0123456789abcdef", "secrets are never logged")
+}
+
+// lockedWriter collects the command's log while the test reads it.
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
