@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -321,6 +322,29 @@ type Config struct {
 	// AcceptFormToken lets AcceptToken read the access_token field of an
 	// application/x-www-form-urlencoded body (RFC 6750 §2.2).
 	AcceptFormToken bool
+	// RequireDPoP makes AcceptToken accept only DPoP-bound access tokens
+	// (RFC 9449), sent with the DPoP scheme and a DPoP proof; a bearer
+	// token is answered 401 invalid_token with a DPoP challenge. Without
+	// it both are accepted: a token without cnf.jkt as a bearer token, a
+	// token with one only with the DPoP scheme and a proof signed by that
+	// key (§7.2). See "DPoP" in the package documentation.
+	RequireDPoP bool
+	// RequireDPoPNonce makes AcceptToken require in every DPoP proof a
+	// nonce it issued (RFC 9449 §9): a proof without one, or with one over
+	// five minutes old, is answered 401 use_dpop_nonce with a DPoP-Nonce
+	// header to retry with, and every DPoP answer carries the current
+	// nonce. Nonces are authenticated with a key derived from CookieSecret,
+	// else from the client secret, so that replicas agree; without either
+	// each process has its own. Default: no nonce, proofs are bounded by
+	// their iat (one minute, ClockSkew aside) and jti.
+	RequireDPoPNonce bool
+	// TrustedProxies are the addresses whose X-Forwarded-Proto and
+	// X-Forwarded-Host headers AcceptToken believes when it rebuilds the
+	// URL the client called, to check a DPoP proof's htu (RFC 9449 §4.3).
+	// Nil means loopback (127.0.0.0/8 and ::1), where a TLS-terminating
+	// proxy on the same host connects from; an empty non-nil slice trusts
+	// nobody. ReverseProxy has its own, in ProxyConfig.
+	TrustedProxies []netip.Prefix
 	// Realm is the realm in WWW-Authenticate challenges. Default: httpoidc.
 	Realm string
 	// TokenCacheTTL bounds how long a validated JWT access token is

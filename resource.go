@@ -82,6 +82,7 @@ type resourceServer struct {
 	budget *tokenBucket
 	bearer introspectionBearer
 	policy *tokenPolicy
+	dpop   *dpopState
 }
 
 // rejectionTTL bounds how long an inactive token is remembered: long
@@ -95,6 +96,7 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 	rs.cache = newTokenCache(cfg.TokenCacheSize)
 	rs.rejected = newTokenCache(cfg.TokenCacheSize)
 	rs.budget = newTokenBucket(cfg.IntrospectionsPerSecond)
+	rs.dpop = newDPoPState(cfg)
 }
 
 // AcceptToken returns middleware that passes a request to the next handler
@@ -161,15 +163,9 @@ func (oc *OpenIDConnect) AcceptToken(scopes ...string) func(http.Handler) http.H
 		}
 	}
 	required := slices.Clone(scopes)
-	realm := fmt.Sprintf("Bearer realm=%q", oc.cfg.Realm)
-	a := &acceptor{
-		oc:           oc,
-		required:     required,
-		realm:        realm,
-		invalidToken: realm + `, error="invalid_token", error_description="` + descInvalidToken + `"`,
-		insufficient: realm + `, error="insufficient_scope", error_description="` + descInsufficientScope +
-			`", scope="` + strings.Join(required, " ") + `"`,
-	}
+	a := &acceptor{oc: oc, required: required}
+	a.bearer = newChallenges(fmt.Sprintf("Bearer realm=%q", oc.cfg.Realm), "", required)
+	a.initDPoP()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, next) })
 	}
@@ -187,23 +183,58 @@ const (
 
 // acceptor is one AcceptToken middleware, with its challenges prepared.
 type acceptor struct {
-	oc           *OpenIDConnect
-	required     []string
-	realm        string
-	invalidToken string
-	insufficient string
+	oc       *OpenIDConnect
+	required []string
+	// bearer answers requests with a bearer token or none, dpop those with
+	// a DPoP-bound token (dpop.go).
+	bearer, dpop challenges
+}
+
+// challenges are the WWW-Authenticate values of one scheme's answers.
+type challenges struct {
+	realm, invalidToken, insufficient string
+	// offers are the challenges of the other schemes accepted, added after
+	// realm or invalidToken to 401 answers.
+	offers []string
+}
+
+// newChallenges prepares the challenges of scheme (its name and realm),
+// whose parameters end with extra (such as DPoP's algs).
+func newChallenges(scheme, extra string, required []string) challenges {
+	return challenges{
+		realm:        scheme + extra,
+		invalidToken: scheme + `, error="invalid_token", error_description="` + descInvalidToken + `"` + extra,
+		insufficient: scheme + `, error="insufficient_scope", error_description="` + descInsufficientScope +
+			`", scope="` + strings.Join(required, " ") + `"` + extra,
+	}
+}
+
+// unauthorized answers 401 with challenge, then the other schemes' offers.
+func (c *challenges) unauthorized(w http.ResponseWriter, challenge, code, description string) {
+	w.Header()["WWW-Authenticate"] = c.offers
+	writeBearerError(w, http.StatusUnauthorized, challenge, code, description)
 }
 
 func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	raw, err := bearerToken(r, a.oc.cfg.AcceptFormToken)
+	raw, isDPoP, err := bearerToken(r, a.oc.cfg.AcceptFormToken)
+	ch := &a.bearer
+	if isDPoP {
+		ch = &a.dpop
+	}
 	if err != nil {
 		var malformed invalidRequestError
 		if errors.As(err, &malformed) {
 			writeBearerError(w, http.StatusBadRequest,
-				a.realm+`, error="invalid_request", error_description="`+string(malformed)+`"`, "invalid_request", string(malformed))
+				ch.realm+`, error="invalid_request", error_description="`+string(malformed)+`"`, "invalid_request", string(malformed))
 			return
 		}
-		writeBearerError(w, http.StatusUnauthorized, a.realm, "unauthorized", descMissing)
+		ch.unauthorized(w, ch.realm, "unauthorized", descMissing)
+		return
+	}
+	// DPoP (RFC 9449, dpop.go): the proof is checked before the token, so
+	// that a request without a valid one costs no introspection.
+	proof, ok := a.checkProof(w, r, raw, isDPoP)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -212,7 +243,7 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	case errors.Is(err, ErrInvalidToken):
 		a.oc.log.Debug("httpoidc: bearer token refused", "path", r.URL.Path, "reason", err)
 		a.oc.resource.policy.logRefusal(r.URL.Path, err)
-		writeBearerError(w, http.StatusUnauthorized, a.invalidToken, "invalid_token", descInvalidToken)
+		ch.unauthorized(w, ch.invalidToken, "invalid_token", descInvalidToken)
 		return
 	case errors.Is(err, ErrInvalidConfig):
 		// Not the token's fault, and not an outage that retrying mends:
@@ -233,9 +264,12 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 		writeBearerError(w, http.StatusServiceUnavailable, "", "temporarily_unavailable", descUnavailable)
 		return
 	}
+	if !a.checkBinding(w, r, tok, proof) {
+		return
+	}
 	for _, s := range a.required {
 		if !slices.Contains(tok.Scopes, s) {
-			writeBearerError(w, http.StatusForbidden, a.insufficient, "insufficient_scope", descInsufficientScope)
+			writeBearerError(w, http.StatusForbidden, ch.insufficient, "insufficient_scope", descInsufficientScope)
 			return
 		}
 	}
@@ -245,7 +279,9 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 func writeBearerError(w http.ResponseWriter, status int, challenge, code, description string) {
 	h := w.Header()
 	if challenge != "" {
-		h.Set("WWW-Authenticate", challenge)
+		// The challenge of the request's scheme comes first, before any
+		// other scheme's offer already set.
+		h["WWW-Authenticate"] = append([]string{challenge}, h["WWW-Authenticate"]...)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -264,42 +300,45 @@ func (e invalidRequestError) Error() string { return string(e) }
 
 var errNoToken = errors.New("no bearer token")
 
-// bearerToken returns the request's bearer token, errNoToken when it has
-// none, or an invalidRequestError.
-func bearerToken(r *http.Request, acceptForm bool) (string, error) {
+// bearerToken returns the request's access token and whether it came with
+// the DPoP scheme (RFC 9449 §7.1), errNoToken when it has none, or an
+// invalidRequestError.
+func bearerToken(r *http.Request, acceptForm bool) (string, bool, error) {
 	var token string
+	var isDPoP bool
 	switch values := r.Header["Authorization"]; len(values) {
 	case 0:
 	case 1:
 		scheme, rest, _ := strings.Cut(values[0], " ")
 		// Another scheme carries no bearer token (RFC 6750 §3.1).
-		if strings.EqualFold(scheme, "Bearer") {
+		isDPoP = strings.EqualFold(scheme, "DPoP")
+		if isDPoP || strings.EqualFold(scheme, "Bearer") {
 			token = strings.TrimLeft(rest, " ")
 			if !isB64Token(token) {
-				return "", invalidRequestError("the Authorization header does not hold a well-formed bearer token")
+				return "", isDPoP, invalidRequestError("the Authorization header does not hold a well-formed bearer token")
 			}
 		}
 	default:
-		return "", invalidRequestError("more than one Authorization header")
+		return "", false, invalidRequestError("more than one Authorization header")
 	}
 	if acceptForm && r.Method == http.MethodPost && isFormBody(r) {
 		if err := r.ParseForm(); err != nil {
-			return "", invalidRequestError("the form body cannot be read")
+			return "", isDPoP, invalidRequestError("the form body cannot be read")
 		}
 		if values, sent := r.PostForm["access_token"]; sent {
 			switch {
 			case token != "":
-				return "", invalidRequestError("the access token was sent in more than one way")
+				return "", isDPoP, invalidRequestError("the access token was sent in more than one way")
 			case len(values) != 1 || !isB64Token(values[0]):
-				return "", invalidRequestError("the form body does not hold exactly one well-formed access_token")
+				return "", false, invalidRequestError("the form body does not hold exactly one well-formed access_token")
 			}
 			token = values[0]
 		}
 	}
 	if token == "" {
-		return "", errNoToken
+		return "", false, errNoToken
 	}
-	return token, nil
+	return token, isDPoP, nil
 }
 
 func isFormBody(r *http.Request) bool {
