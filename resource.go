@@ -211,7 +211,8 @@ func newChallenges(scheme, extra string, required []string) challenges {
 
 // unauthorized answers 401 with challenge, then the other schemes' offers.
 func (c *challenges) unauthorized(w http.ResponseWriter, challenge, code, description string) {
-	w.Header()["WWW-Authenticate"] = c.offers
+	// Header keys are canonical: Www-Authenticate, as Set would write it.
+	w.Header()["Www-Authenticate"] = c.offers
 	writeBearerError(w, http.StatusUnauthorized, challenge, code, description)
 }
 
@@ -281,7 +282,7 @@ func writeBearerError(w http.ResponseWriter, status int, challenge, code, descri
 	if challenge != "" {
 		// The challenge of the request's scheme comes first, before any
 		// other scheme's offer already set.
-		h["WWW-Authenticate"] = append([]string{challenge}, h["WWW-Authenticate"]...)
+		h["Www-Authenticate"] = append([]string{challenge}, h["Www-Authenticate"]...)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

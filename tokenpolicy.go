@@ -221,10 +221,14 @@ func (pol *tokenPolicy) forThisAPI(tok *Token, introspected bool) error {
 // for, its claims are checked for ID-token marks too, because providers
 // (Dex) answer for their ID tokens as if they were access tokens.
 func (pol *tokenPolicy) judgeIntrospection(claims map[string]any, raw, issuer string) error {
-	// A refresh token is not a bearer access token, nor is a DPoP-bound
-	// token without its proof (RFC 9449 §7.1).
+	// A refresh token is not a bearer access token. A DPoP-bound token
+	// (RFC 9449 §6.2) is accepted only with the cnf.jkt that AcceptToken
+	// then checks its proof against (dpop.go): without it, no proof can
+	// be checked.
 	if v, present := claims["token_type"]; present {
-		if typ, _ := v.(string); !strings.EqualFold(typ, "Bearer") && typ != "access_token" {
+		typ, _ := v.(string)
+		_, bound := confirmationKey(&Token{Claims: claims})
+		if !strings.EqualFold(typ, "Bearer") && typ != "access_token" && !(strings.EqualFold(typ, "DPoP") && bound) {
 			return &refusal{"token_type", fmt.Sprintf("%s is not a bearer access token", quoteShort(typ)), ""}
 		}
 	}

@@ -303,7 +303,7 @@ func TestTokenPolicyIntrospection(t *testing.T) {
 		{"Keycloak ID token", "api", nil, set(map[string]any{"typ": "ID", "token_type": "ID", "nonce": "n"}), nil, false},
 		{"Keycloak refresh token", "api", nil, set(map[string]any{"typ": "Refresh"}), nil, false},
 		{"Keycloak access token", "api", nil, set(map[string]any{"typ": "Bearer", "token_type": "Bearer", "azp": "api"}), nil, true},
-		{"DPoP-bound token", "api", nil, set(map[string]any{"token_type": "DPoP"}), nil, false},
+		{"DPoP token without cnf", "api", nil, set(map[string]any{"token_type": "DPoP"}), nil, false},
 		{"another client's token", "web", nil, nil, nil, false},
 		{"another client's token without aud (Hydra)", "web", nil, set(map[string]any{"aud": nil}), nil, false},
 		{"an answer with neither aud nor client_id", "api", nil, set(map[string]any{"aud": nil, "client_id": nil}), nil, false},
