@@ -37,7 +37,7 @@ type dpopFixture struct {
 	token string // a JWT bound to key
 }
 
-func newDPoPKey(t *testing.T, now func() time.Time) *dpop.Key {
+func newProofKey(t *testing.T, now func() time.Time) *dpop.Key {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	key, err := dpop.NewKey(priv, "", now)
@@ -47,7 +47,7 @@ func newDPoPKey(t *testing.T, now func() time.Time) *dpop.Key {
 
 func newDPoPFixture(t *testing.T, configure func(*Config)) *dpopFixture {
 	sp := newShaped(t)
-	f := &dpopFixture{sp: sp, key: newDPoPKey(t, sp.op.Now)}
+	f := &dpopFixture{sp: sp, key: newProofKey(t, sp.op.Now)}
 	f.api = sp.api(t, nil, configure)
 	f.token = f.boundJWT(t, f.key.Thumbprint())
 	return f
@@ -150,7 +150,7 @@ func TestDPoPAttacks(t *testing.T) {
 			return f.send(http.MethodDelete, "DPoP", f.token, f.proof(t, f.key, f.token, ""))
 		}, "invalid_dpop_proof"},
 		{"proof signed with another key than cnf.jkt", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
-			thief := newDPoPKey(t, f.sp.op.Now)
+			thief := newProofKey(t, f.sp.op.Now)
 			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, thief, f.token, ""))
 		}, "invalid_token"},
 		{"missing proof", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
@@ -270,7 +270,7 @@ func TestDPoPIntrospection(t *testing.T) {
 	}
 	requireOK(t, "alice read", f.send(http.MethodGet, "DPoP", opaque, f.proof(t, f.key, opaque, "")))
 	requireDPoPError(t, f.send(http.MethodGet, "Bearer", opaque, ""), "invalid_token")
-	requireDPoPError(t, f.send(http.MethodGet, "DPoP", opaque, f.proof(t, newDPoPKey(t, f.sp.op.Now), opaque, "")), "invalid_token")
+	requireDPoPError(t, f.send(http.MethodGet, "DPoP", opaque, f.proof(t, newProofKey(t, f.sp.op.Now), opaque, "")), "invalid_token")
 }
 
 // TestDPoPBehindProxy checks htu against the URL the client called: the
