@@ -41,10 +41,12 @@ const (
 	// dpopNonceLifetime how long a nonce stays good after it was issued.
 	dpopNonceStep     = time.Minute
 	dpopNonceLifetime = 5 * time.Minute
-	// dpopReplayCacheSize bounds the proof IDs each process remembers: at
-	// most one proof lifetime's worth, which at 65536 is over a thousand
-	// DPoP requests a second.
-	dpopReplayCacheSize = 1 << 16
+	// dpopReplayCacheSize bounds the proof IDs each process remembers
+	// (24 bytes each, about 50 MB when full): two minutes' worth (the
+	// proof lifetime and the default ClockSkew) at over 8000 DPoP requests
+	// a second, about what one core can verify. Beyond it the oldest are
+	// forgotten and proofs as old refused (replayCache).
+	dpopReplayCacheSize = 1 << 20
 )
 
 // Error descriptions of DPoP refusals: fixed sentences, as in resource.go.
@@ -280,7 +282,7 @@ func (oc *OpenIDConnect) trustedPeer(remoteAddr string) bool {
 func (s *dpopState) replayed(ctx context.Context, proof *dpop.Proof, now time.Time, skew time.Duration) (bool, error) {
 	d := sha256.Sum256([]byte(proof.Thumbprint + "\x00" + proof.ID))
 	until := proof.IssuedAt.Time().Add(dpopProofLifetime + skew)
-	if !s.replay.add(d, until, now) {
+	if !s.replay.add(replayID(d[:16]), until, now) {
 		return true, nil
 	}
 	if s.store == nil {
@@ -305,36 +307,41 @@ func (s *dpopState) replayed(ctx context.Context, proof *dpop.Proof, now time.Ti
 // retry with a fresh proof, never a replay.
 type replayCache struct {
 	mu    sync.Mutex
-	seen  map[digest]time.Time // until when each ID must be remembered
-	order []digest             // ring of the IDs in seen, oldest at next
+	seen  map[replayID]int64 // until when (Unix nanoseconds) each ID must be remembered
+	order []replayID         // ring of the IDs in seen, oldest at next
 	next  int
-	floor time.Time
+	floor int64
 	size  int
 }
 
+// replayID is half the SHA-256 of a proof's key thumbprint and jti: 128
+// bits, which no one can find a second value for.
+type replayID [16]byte
+
 func newReplayCache(size int) *replayCache {
-	return &replayCache{seen: make(map[digest]time.Time), size: size}
+	return &replayCache{seen: make(map[replayID]int64), size: size}
 }
 
-// add records d, remembered until until, and reports whether it was new.
-func (c *replayCache) add(d digest, until, now time.Time) bool {
+// add records id, remembered until until, and reports whether it was new.
+func (c *replayCache) add(id replayID, until, now time.Time) bool {
+	u := until.UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, seen := c.seen[d]; seen || !until.After(c.floor) {
+	if _, seen := c.seen[id]; seen || u <= c.floor {
 		return false
 	}
 	if len(c.order) < c.size {
-		c.order = append(c.order, d)
+		c.order = append(c.order, id)
 	} else {
 		old := c.order[c.next]
-		if t := c.seen[old]; t.After(now) && t.After(c.floor) {
+		if t := c.seen[old]; t > now.UnixNano() && t > c.floor {
 			c.floor = t
 		}
 		delete(c.seen, old)
-		c.order[c.next] = d
+		c.order[c.next] = id
 		c.next = (c.next + 1) % c.size
 	}
-	c.seen[d] = until
+	c.seen[id] = u
 	return true
 }
 

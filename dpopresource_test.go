@@ -345,7 +345,7 @@ func TestDPoPReplayAcrossReplicas(t *testing.T) {
 func TestReplayCacheBound(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	c := newReplayCache(2)
-	id := func(s string) digest { return sha256.Sum256([]byte(s)) }
+	id := func(s string) replayID { d := sha256.Sum256([]byte(s)); return replayID(d[:16]) }
 	require.True(t, c.add(id("a"), now.Add(time.Minute), now))
 	require.True(t, c.add(id("b"), now.Add(2*time.Minute), now))
 	require.False(t, c.add(id("a"), now.Add(time.Minute), now), "replay")
@@ -354,4 +354,39 @@ func TestReplayCacheBound(t *testing.T) {
 	require.False(t, c.add(id("a"), now.Add(time.Minute), now), "a's replay is refused by the floor")
 	require.False(t, c.add(id("d"), now.Add(time.Minute), now), "as is any proof expiring as early")
 	require.True(t, c.add(id("e"), now.Add(4*time.Minute), now))
+}
+
+// TestDPoPWithOidctestTokens presents oidctest's DPoP-bound tokens, a JWT
+// and an opaque token it introspects, with its proofs and faulty proofs.
+func TestDPoPWithOidctestTokens(t *testing.T) {
+	faults := map[oidctest.ProofFault]string{
+		oidctest.ProofWrongATH:           "invalid_dpop_proof",
+		oidctest.ProofHTUMismatch:        "invalid_dpop_proof",
+		oidctest.ProofHTMMismatch:        "invalid_dpop_proof",
+		oidctest.ProofExpired:            "invalid_dpop_proof",
+		oidctest.ProofSignedWithOtherKey: "invalid_token",
+	}
+	for name, format := range map[string]oidctest.AccessTokenFormat{"JWT": oidctest.JWT, "opaque": oidctest.Opaque} {
+		t.Run(name, func(t *testing.T) {
+			a := newAPI(t, nil)
+			key := oidctest.NewDPoPKey()
+			token := a.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice", Scopes: []string{"read"},
+				Format: format, DPoPKeyThumbprint: key.Thumbprint()})
+			send := func(scheme, proof string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodGet, dpopTarget, nil)
+				req.Header.Set("Authorization", scheme+" "+token)
+				if proof != "" {
+					req.Header.Set("DPoP", proof)
+				}
+				return a.serve(req, "read")
+			}
+			proof := key.Proof(http.MethodGet, dpopTarget, token, "")
+			requireOK(t, "alice read", send("DPoP", proof))
+			requireDPoPError(t, send("DPoP", proof), "invalid_dpop_proof")
+			requireDPoPError(t, send("Bearer", ""), "invalid_token")
+			for fault, code := range faults {
+				requireDPoPError(t, send("DPoP", key.FaultyProof(fault, http.MethodGet, dpopTarget, token, "")), code)
+			}
+		})
+	}
 }
