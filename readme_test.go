@@ -41,6 +41,9 @@ import (
 // one there when a block needs another), and may leave variables unused.
 // Errors point at README.md's lines.
 func TestREADMEGoBlocks(t *testing.T) {
+	// Its time goes to go vet and go test in another process: let the
+	// package's other tests use the wait.
+	t.Parallel()
 	goTool, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command compiles the README's blocks")
 	root, err := os.Getwd()
