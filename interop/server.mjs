@@ -45,7 +45,7 @@ const provider = new Provider(issuer, {
     const { dispatcher: ssrfGuard, ...rest } = options;
     return globalThis.fetch(url, rest);
   },
-  clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', ...(cfg.fapi ? ['private_key_jwt'] : [])],
   jwks: { keys: [signingKey] },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   claims: {
@@ -103,6 +103,14 @@ const provider = new Provider(issuer, {
   },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   features: {
+    // cfg.fapi: FAPI 2.0 Security Profile — pushed authorization requests
+    // required, DPoP with a server nonce always required, assertions with
+    // aud the issuer.
+    ...(cfg.fapi ? {
+      fapi: { enabled: true, profile: '2.0' },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+      dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+    } : {}),
     devInteractions: { enabled: false },
     introspection: { enabled: true },
     revocation: { enabled: true },
@@ -143,7 +151,7 @@ const provider = new Provider(issuer, {
 
 for (const ev of ['server_error', 'authorization.error', 'grant.error', 'backchannel.error',
   'end_session.error', 'introspection.error', 'revocation.error', 'registration_create.error',
-  'userinfo.error']) {
+  'userinfo.error', 'pushed_authorization_request.error', 'dpop.error']) {
   provider.on(ev, (ctx, err) => console.error(`oidc-provider ${ev}:`, err?.message ?? err, err?.error_description ?? ''));
 }
 

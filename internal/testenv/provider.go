@@ -34,6 +34,9 @@ type AuthMethod string
 const (
 	ClientSecretBasic AuthMethod = "client_secret_basic"
 	ClientSecretPost  AuthMethod = "client_secret_post"
+	// PrivateKeyJWT authenticates with assertions signed by a key of the
+	// client's JWKS (oidc-provider with ProviderConfig.FAPI only).
+	PrivateKeyJWT AuthMethod = "private_key_jwt"
 )
 
 // Client is a confidential client registered with the provider at start-up.
@@ -50,6 +53,9 @@ type Client struct {
 	// this client instead of opaque ones. oidc-provider refuses it: it
 	// issues JWTs for a Resource, whoever asks.
 	JWTAccessTokens bool
+	// JWKS is the client's public keys as a JWK Set document, for
+	// PrivateKeyJWT.
+	JWKS json.RawMessage
 }
 
 // User is an account that can sign in at the provider's login page.
@@ -90,6 +96,10 @@ type ProviderConfig struct {
 	// token of a code flow too; by default, as OpenID Connect Core says, only
 	// userinfo returns them.
 	IDTokenClaims bool
+
+	// FAPI turns on oidc-provider's FAPI 2.0 profile: pushed authorization
+	// requests required, DPoP with server nonces, private_key_jwt.
+	FAPI bool
 }
 
 // Provider is a running oidc-provider.
@@ -214,12 +224,13 @@ func StartOIDCProvider(t testing.TB, cfg ProviderConfig) *Provider {
 // oidc-provider spells it, and durations in seconds.
 func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 	type wireClient struct {
-		ID                     string   `json:"client_id"`
-		Secret                 string   `json:"client_secret"`
-		RedirectURIs           []string `json:"redirect_uris"`
-		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
-		BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
-		AuthMethod             string   `json:"token_endpoint_auth_method"`
+		ID                     string          `json:"client_id"`
+		Secret                 string          `json:"client_secret"`
+		RedirectURIs           []string        `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
+		BackchannelLogoutURI   string          `json:"backchannel_logout_uri,omitempty"`
+		AuthMethod             string          `json:"token_endpoint_auth_method"`
+		JWKS                   json.RawMessage `json:"jwks,omitempty"`
 	}
 	type wireUser struct {
 		Subject       string         `json:"sub"`
@@ -238,7 +249,7 @@ func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 	clients := make([]wireClient, 0, len(p.Clients))
 	for _, c := range p.Clients {
 		clients = append(clients, wireClient{c.ID, c.Secret, c.RedirectURIs, c.PostLogoutRedirectURIs,
-			c.BackchannelLogoutURI, string(c.AuthMethod)})
+			c.BackchannelLogoutURI, string(c.AuthMethod), c.JWKS})
 	}
 	users := make([]wireUser, 0, len(p.Users))
 	for _, u := range p.Users {
@@ -258,6 +269,7 @@ func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 		"idTokenTTL":      seconds(cfg.IDTokenTTL),
 		"refreshTokenTTL": seconds(cfg.RefreshTokenTTL),
 		"idTokenClaims":   cfg.IDTokenClaims,
+		"fapi":            cfg.FAPI,
 	}
 }
 
