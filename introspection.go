@@ -95,6 +95,8 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 	if tok.Issuer == "" {
 		tok.Issuer = p.issuer
 	}
+	// Each request's copy gets the token (acceptor.serve), not the cache.
+	tok.raw = ""
 	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry.Add(oc.cfg.ClockSkew)) {
 		return refuse(fmt.Errorf("%w: introspection: expired", ErrInvalidToken))
 	}

@@ -20,7 +20,7 @@ import (
 
 // Token is a validated OAuth 2.0 access token. AcceptToken puts it in the
 // request context; read it with TokenFrom. Requests presenting the same
-// token share one Token from the cache: treat it as read-only.
+// token share its Claims map, from the cache: treat it as read-only.
 type Token struct {
 	// Subject is the sub claim: the user, or the client for a client
 	// credentials token.
@@ -274,7 +274,12 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 			return
 		}
 	}
-	next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tokenKey, tok)))
+	// The request gets its own Token holding the token itself, for
+	// UserInfo: the cached one does not keep it, which halves the memory
+	// a cached token takes. The Claims map stays shared.
+	own := *tok
+	own.raw = raw
+	next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tokenKey, &own)))
 }
 
 func writeBearerError(w http.ResponseWriter, status int, challenge, code, description string) {
@@ -474,6 +479,9 @@ func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw str
 		if err != nil {
 			return nil, err
 		}
+		// Each request's copy gets the token (acceptor.serve), not the
+		// cache.
+		tok.raw = ""
 		if ttl := oc.cfg.TokenCacheTTL; ttl > 0 {
 			// The entry lives as long as the token would pass validation,
 			// so a cached answer is never more lenient than a fresh one.
