@@ -99,7 +99,8 @@
 //     cid or Entra ID v1's appid) is listed.
 //
 // An introspection answer must say active, and is refused if its
-// token_type is anything but Bearer (refresh_token, DPoP, ID), if it
+// token_type is anything but Bearer (refresh_token, ID; DPoP only with
+// the cnf that binds it, see DPoP below), if it
 // carries one of the marks above (token_use refresh_token from Ory Hydra
 // and Dex, typ ID from Keycloak), if the token is a JWT carrying one (Dex
 // calls its ID tokens active access tokens), or if its iss, when present,
@@ -128,6 +129,28 @@
 // minute, with the fix. New fails when the validation mode cannot work: introspection
 // without an introspection endpoint (set token_introspection_uri in
 // client_secrets.json), or a provider without jwks_uri.
+//
+// # DPoP
+//
+// AcceptToken also accepts DPoP-bound access tokens (RFC 9449 §7): the
+// token with the DPoP scheme (Authorization: DPoP <token>) and a DPoP
+// header holding a proof, a JWT the client signs for this one request.
+// The proof must be one (§4.3): typ dpop+jwt, an asymmetric alg, signed by
+// the public key in its jwk header, htm the request's method, htu the URL
+// the client called (behind Config.TrustedProxies, with the scheme and
+// host of X-Forwarded-Proto and X-Forwarded-Host; the path as received,
+// under Config.BasePath), iat at most a minute old (ClockSkew aside), ath
+// the hash of the token, a jti not seen before (remembered in a bounded
+// cache and, when Config.SessionStore or Config.Sessions is set, in the
+// session store, so replicas sharing it refuse each other's replays) and,
+// with Config.RequireDPoPNonce, a nonce this server issued. The token's
+// cnf.jkt, a JWT's claim or the introspection answer's, must be the
+// RFC 7638 thumbprint of the proof's key. A token with cnf.jkt sent as a
+// bearer token is refused (§7.2); with Config.RequireDPoP every bearer
+// token is. Refusals are 401 with a DPoP challenge naming the accepted
+// algs and the error invalid_dpop_proof (the proof), invalid_token (the
+// binding) or use_dpop_nonce (with a DPoP-Nonce header); a 401 to a bearer
+// request offers the DPoP challenge beside the Bearer one.
 //
 // # Sessions
 //

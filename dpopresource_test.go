@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,21 @@ func hs256Proof(t *testing.T, key *dpop.Key, claims dpop.Claims) string {
 // TestDPoPAttacks presents a DPoP-bound JWT with one thing wrong in each
 // case; each is refused by its own check.
 func TestDPoPAttacks(t *testing.T) {
+	for _, tt := range dpopAttackCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDPoPFixture(t, tt.configure)
+			rec := tt.attack(t, f)
+			if tt.outcome == "accepted" {
+				requireOK(t, "alice read", rec)
+				return
+			}
+			requireDPoPError(t, rec, strings.TrimPrefix(tt.outcome, "401 "))
+		})
+	}
+}
+
+// dpopAttackCases are the cases of TestDPoPAttacks.
+func dpopAttackCases() []dpopCase {
 	claims := func(f *dpopFixture, change func(*dpop.Claims)) dpop.Claims {
 		c := dpop.Claims{ID: dpop.NewID(), Method: http.MethodGet, URL: dpopTarget,
 			IssuedAt: jwt.NewNumericDate(f.sp.op.Now()), AccessTokenHash: dpop.AccessTokenHash(f.token)}
@@ -118,90 +134,126 @@ func TestDPoPAttacks(t *testing.T) {
 		require.NoError(t, err)
 		return p
 	}
-	tests := []struct {
-		name   string
-		attack func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder
-		code   string // "" for a legitimate request
-	}{
+	nonces := func(c *Config) { c.RequireDPoPNonce = true }
+	// nonce asks the server for its nonce, as a client does first.
+	nonce := func(t *testing.T, f *dpopFixture) string {
+		rec := f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, ""))
+		requireDPoPError(t, rec, "use_dpop_nonce")
+		return rec.Header().Get("DPoP-Nonce")
+	}
+	tests := []dpopCase{
 		{"a proof by the bound key", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, ""))
-		}, ""},
+		}, "accepted", nil},
 		{"scheme in lower case", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "dpop", f.token, f.proof(t, f.key, f.token, ""))
-		}, ""},
+		}, "accepted", nil},
 		{"wrong ath: a proof for another token", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.boundJWT(t, "other"), ""))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"no ath", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, signed(t, f, func(c *dpop.Claims) { c.AccessTokenHash = "" }))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"replayed jti", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			proof := f.proof(t, f.key, f.token, "")
 			requireOK(t, "alice read", f.send(http.MethodGet, "DPoP", f.token, proof))
 			return f.send(http.MethodGet, "DPoP", f.token, proof)
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"htu mismatch: a proof for another server", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, signed(t, f, func(c *dpop.Claims) { c.URL = "http://other.example/resource" }))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"htu mismatch: a proof for another path", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, signed(t, f, func(c *dpop.Claims) { c.URL = "http://api.example/admin" }))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"htm mismatch", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodDelete, "DPoP", f.token, f.proof(t, f.key, f.token, ""))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"proof signed with another key than cnf.jkt", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			thief := newProofKey(t, f.sp.op.Now)
 			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, thief, f.token, ""))
-		}, "invalid_token"},
+		}, "401 invalid_token", nil},
 		{"missing proof", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, "")
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"two proofs", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			req := httptest.NewRequest(http.MethodGet, dpopTarget, nil)
 			req.Header.Set("Authorization", "DPoP "+f.token)
 			req.Header.Add("DPoP", f.proof(t, f.key, f.token, ""))
 			req.Header.Add("DPoP", f.proof(t, f.key, f.token, ""))
 			return f.api.serve(req)
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"bound token as Bearer", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "Bearer", f.token, "")
-		}, "invalid_token"},
+		}, "401 invalid_token", nil},
 		{"bound token as Bearer, with its proof", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "Bearer", f.token, f.proof(t, f.key, f.token, ""))
-		}, "invalid_token"},
+		}, "401 invalid_token", nil},
 		{"stale iat", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, signed(t, f, func(c *dpop.Claims) {
 				c.IssuedAt = jwt.NewNumericDate(f.sp.op.Now().Add(-dpopProofLifetime - time.Minute - time.Second))
 			}))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"iat in the future", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, signed(t, f, func(c *dpop.Claims) {
 				c.IssuedAt = jwt.NewNumericDate(f.sp.op.Now().Add(time.Minute + time.Second))
 			}))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"symmetric alg", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			return f.send(http.MethodGet, "DPoP", f.token, hs256Proof(t, f.key, claims(f, func(*dpop.Claims) {})))
-		}, "invalid_dpop_proof"},
+		}, "401 invalid_dpop_proof", nil},
 		{"unbound token with the DPoP scheme", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			unbound := f.sp.sign(t, "at+jwt", f.sp.claims(map[string]any{"client_id": "web", "scope": "read"}))
 			return f.send(http.MethodGet, "DPoP", unbound, f.proof(t, f.key, unbound, ""))
-		}, "invalid_token"},
+		}, "401 invalid_token", nil},
 		{"malformed cnf", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
 			bad := f.sp.sign(t, "at+jwt", f.sp.claims(map[string]any{"client_id": "web", "scope": "read", "cnf": map[string]any{"jkt": 7}}))
 			return f.send(http.MethodGet, "Bearer", bad, "")
-		}, "invalid_token"},
+		}, "401 invalid_token", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newDPoPFixture(t, nil)
-			rec := tt.attack(t, f)
-			if tt.code == "" {
-				requireOK(t, "alice read", rec)
-				return
-			}
-			requireDPoPError(t, rec, tt.code)
-		})
+	tests = append(tests,
+		dpopCase{"bearer token with RequireDPoP", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
+			unbound := f.sp.sign(t, "at+jwt", f.sp.claims(map[string]any{"client_id": "web", "scope": "read"}))
+			return f.send(http.MethodGet, "Bearer", unbound, "")
+		}, "401 invalid_token", func(c *Config) { c.RequireDPoP = true }},
+		dpopCase{"nonces on: the server's nonce", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
+			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, nonce(t, f)))
+		}, "accepted", nonces},
+		dpopCase{"nonces on: nonce missing", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
+			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, ""))
+		}, "401 use_dpop_nonce", nonces},
+		dpopCase{"nonces on: nonce forged", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
+			forged := []byte(nonce(t, f))
+			forged[3] ^= 1
+			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, string(forged)))
+		}, "401 use_dpop_nonce", nonces},
+		dpopCase{"nonces on: nonce expired", func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder {
+			old := nonce(t, f)
+			f.sp.op.Advance(dpopNonceLifetime + time.Minute + time.Second)
+			f.token = f.boundJWT(t, f.key.Thumbprint())
+			return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, old))
+		}, "401 use_dpop_nonce", nonces},
+	)
+	return tests
+}
+
+// TestDPoPTableInREADME keeps the README's table of DPoP cases true.
+func TestDPoPTableInREADME(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	for _, tc := range dpopAttackCases() {
+		require.Contains(t, string(readme), "| "+tc.name+" | "+tc.outcome+" |", "README.md lacks the row for %q", tc.name)
 	}
+}
+
+// dpopCase is one request with a DPoP-bound token (or, where named, a
+// plain one) that has one thing wrong, or nothing.
+type dpopCase struct {
+	name   string
+	attack func(t *testing.T, f *dpopFixture) *httptest.ResponseRecorder
+	// outcome is as the README's table says: accepted, or 401 and the
+	// error code.
+	outcome   string
+	configure func(*Config)
 }
 
 // TestDPoPBearerStillWorks: plain bearer tokens are accepted beside DPoP,
