@@ -109,7 +109,9 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 // scheme in any case) and, with Config.AcceptFormToken, from the
 // access_token field of a POST application/x-www-form-urlencoded body
 // (§2.2; the form is then parsed, so the handler reads it from r.PostForm);
-// never from the URL. Config.AccessTokenValidation chooses the check. By
+// never from the URL. A token sent with the DPoP scheme needs a DPoP proof,
+// and a token bound to a key (cnf.jkt) must be sent that way: see "DPoP"
+// in the package documentation. Config.AccessTokenValidation chooses the check. By
 // default a JWS is validated as an RFC 9068 JWT access token against the
 // provider's keys (asymmetric algorithms only), issuer, Config.Audience,
 // exp, nbf and iat, and any other token is sent to the provider's RFC 7662
