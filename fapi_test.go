@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -304,4 +305,44 @@ func TestConfigFromEnvFAPI(t *testing.T) {
 	t.Setenv("OIDC_CLIENT_KEY_FILE", "")
 	_, err = httpoidc.ConfigFromEnv()
 	require.ErrorContains(t, err, "client_secret", "but not without one")
+}
+
+// An API that wants its own DPoP nonce (RFC 9449 §9) gets the request
+// again with it, body and all; the nonce is used from then on.
+func TestDPoPClientFollowsTheResourceServersNonce(t *testing.T) {
+	h, err := newFAPIHarness(t, nil, func(c *httpoidc.Config) { c.DPoP = true })
+	require.NoError(t, err)
+	var api *httptest.Server
+	var asked atomic.Int32
+	api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		p, err := dpop.Verify(r.Header.Get("DPoP"), dpop.Request{Method: r.Method, URL: api.URL + r.URL.Path, AccessToken: token, Now: h.op.Now(), MaxAge: time.Minute})
+		require.NoError(t, err)
+		w.Header().Set("DPoP-Nonce", "n-42")
+		if p.Nonce != "n-42" {
+			asked.Add(1)
+			w.Header().Set("WWW-Authenticate", `DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %s", body)
+	}))
+	t.Cleanup(api.Close)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/post", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := h.oc.Client(r).Post(api.URL+"/orders", "text/plain", strings.NewReader("an order"))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Fprintf(w, "%d %s", resp.StatusCode, body)
+	})
+	mux.Handle("/", testApp(h.oc))
+	h.serve(mux)
+	h.login(h.client)
+	for range 2 {
+		_, body := h.get(h.client, "/post")
+		require.Equal(t, "200 got an order", body)
+	}
+	require.Equal(t, int32(1), asked.Load(), "asked once; the second request had the nonce")
 }

@@ -222,3 +222,35 @@ func TestNewID(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, b, 16)
 }
+
+// BenchmarkProof is what Config.DPoP adds to each request the app sends
+// with a bound token: one ES256 proof.
+func BenchmarkProof(b *testing.B) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	k, err := NewKey(priv, "", nil)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Proof("GET", "https://api.example/v1/things?x=1", "tok", "n1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerify is one proof's check, as a server does it.
+func BenchmarkVerify(b *testing.B) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	k, err := NewKey(priv, "", clock)
+	require.NoError(b, err)
+	proof, err := k.Proof("GET", "https://api.example/v1/things", "tok", "")
+	require.NoError(b, err)
+	req := request("tok")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Verify(proof, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
