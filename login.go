@@ -51,7 +51,7 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 	login, err := oc.completeLogin(ctx, query, pending, found)
 	// Whatever fails from here, the user may log in again and come back to
 	// where this login started.
-	r = withRetry(r, pending.Next)
+	retry := withRetry(r, pending.Next)
 	if err != nil {
 		var le *loginError
 		if !errors.As(err, &le) {
@@ -59,13 +59,15 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 		}
 		oc.log.Warn("httpoidc: login failed", "reason", le.title, "error", le.cause)
 		if errors.Is(err, ErrProviderUnavailable) {
-			oc.unavailable(w, r, err)
+			oc.unavailable(w, retry, err)
 			return
 		}
-		oc.writeError(w, r, le.status, le.title, le.detail)
+		oc.writeError(w, retry, le.status, le.title, le.detail)
 		return
 	}
 	if err := oc.authorize(ctx, oc.newUser(ctx, login)); err != nil {
+		// The application refused this user: logging in again as the
+		// same user would only be refused again.
 		oc.denyAccess(w, r, login.Subject, err)
 		return
 	}
@@ -78,11 +80,11 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 	// also defeats session fixation.
 	if err := oc.stampLogin(ctx, issuer, login); err != nil {
 		oc.log.Error("httpoidc: login failed: session store", "error", err)
-		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
+		oc.writeError(w, retry, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
 		return
 	}
 	if err := oc.sessions.RenewToken(ctx); err != nil {
-		oc.writeError(w, r, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
+		oc.writeError(w, retry, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
 		return
 	}
 	d := oc.loadSession(ctx)

@@ -149,6 +149,9 @@ func TestErrorPagesOfferRetry(t *testing.T) {
 		{"callback without a login under way", nil, nil, "/authorize?code=c&state=s", http.StatusBadRequest, "Login failed", "/", "Log in again", false},
 		{"provider down", func(c *httpoidc.Config) { c.LazyDiscovery = true }, []oidctest.Fault{oidctest.FaultDiscoveryDown}, "/login?from=start",
 			http.StatusServiceUnavailable, "Login is temporarily unavailable", "/login?from=start", "Try again", false},
+		{"refused by Config.Authorize", func(c *httpoidc.Config) {
+			c.Authorize = func(context.Context, *httpoidc.User) error { return errors.New("not today") }
+		}, nil, "/login?from=start", http.StatusForbidden, "Access denied", "/", "Go to the home page", false},
 		{"RequireLogin in testing mode", func(c *httpoidc.Config) { c.Disabled, c.Testing = true, true }, nil, "/login", http.StatusUnauthorized, "Login required", "/login", "Try again", false},
 	}
 	for _, tt := range tests {
