@@ -1,5 +1,6 @@
 // Package bench measures oidc-proxy side by side with oauth2-proxy, the
-// program it replaces. It is a module of its own so that oauth2-proxy
+// program it replaces, and (tokens_test.go) httpoidc's request paths beside
+// the Go libraries for the same jobs. It is a module of its own so that oauth2-proxy
 // never becomes a dependency of httpoidc: go.mod pins oauth2-proxy v7.15.6
 // as a tool, built from the Go module proxy.
 //
