@@ -346,3 +346,28 @@ func TestDPoPClientFollowsTheResourceServersNonce(t *testing.T) {
 	}
 	require.Equal(t, int32(1), asked.Load(), "asked once; the second request had the nonce")
 }
+
+// Replicas share a DPoP key through DPoPKeyFile: the tokens are bound to
+// that key, whichever replica asked for them.
+func TestDPoPKeyFile(t *testing.T) {
+	key := newECKey(t)
+	b, err := json.Marshal(jose.JSONWebKey{Key: key})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "dpop.jwk")
+	require.NoError(t, os.WriteFile(file, b, 0o600))
+	h, err := newFAPIHarness(t, nil, func(c *httpoidc.Config) { c.DPoP, c.DPoPKeyFile = true, file })
+	require.NoError(t, err)
+	h.login(h.client)
+	parsed, err := jwt.ParseSigned(h.me(h.client)["access_token"].(string), []jose.SignatureAlgorithm{jose.RS256})
+	require.NoError(t, err)
+	var claims struct {
+		Cnf map[string]string `json:"cnf"`
+	}
+	require.NoError(t, parsed.UnsafeClaimsWithoutVerification(&claims))
+	thumb, err := dpop.Thumbprint(key.Public())
+	require.NoError(t, err)
+	require.Equal(t, thumb, claims.Cnf["jkt"])
+
+	_, err = newFAPIHarness(t, nil, func(c *httpoidc.Config) { c.DPoP, c.DPoPKeyFile = true, "/nonexistent.jwk" })
+	require.ErrorContains(t, err, "OIDC_DPOP_KEY_FILE")
+}

@@ -150,7 +150,7 @@ func (s *Server) authenticateAssertion(r *http.Request, form url.Values) (Client
 		return Client{}, invalid("client_assertion is not signed by a key of the client")
 	}
 	now := s.Now()
-	endpoint := s.URL + strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(mustPath(s.URL), "/"))
+	endpoint := s.URL + strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(issuerPath(s.URL), "/"))
 	switch {
 	case claims.Subject != c.ID:
 		return Client{}, invalid("client_assertion sub is not the client_id")
@@ -168,7 +168,7 @@ func (s *Server) authenticateAssertion(r *http.Request, form url.Values) (Client
 	return c, nil
 }
 
-func mustPath(issuer string) string {
+func issuerPath(issuer string) string {
 	u, err := url.Parse(issuer)
 	if err != nil {
 		return ""
