@@ -323,14 +323,14 @@ type Config struct {
 	// application/x-www-form-urlencoded body (RFC 6750 §2.2).
 	AcceptFormToken bool
 	// RequireDPoP makes AcceptToken accept only DPoP-bound access tokens
-	// (RFC 9449), sent with the DPoP scheme and a DPoP proof; a bearer
+	// (RFC 9449, OIDC_REQUIRE_DPOP), sent with the DPoP scheme and a DPoP proof; a bearer
 	// token is answered 401 invalid_token with a DPoP challenge. Without
 	// it both are accepted: a token without cnf.jkt as a bearer token, a
 	// token with one only with the DPoP scheme and a proof signed by that
 	// key (§7.2). See "DPoP" in the package documentation.
 	RequireDPoP bool
 	// RequireDPoPNonce makes AcceptToken require in every DPoP proof a
-	// nonce it issued (RFC 9449 §9): a proof without one, or with one over
+	// nonce it issued (RFC 9449 §9, OIDC_REQUIRE_DPOP_NONCE): a proof without one, or with one over
 	// five minutes old, is answered 401 use_dpop_nonce with a DPoP-Nonce
 	// header to retry with, and every DPoP answer carries the current
 	// nonce. Nonces are authenticated with a key derived from CookieSecret,
@@ -498,6 +498,7 @@ func (c *Config) validate() error {
 // OIDC_ACCESS_TOKEN_VALIDATION, OIDC_LAZY_DISCOVERY, OIDC_BASE_PATH,
 // OIDC_END_SESSION_URL, OIDC_LOGOUT_PARAMS (JSON), OIDC_COOKIE_SECRET, OIDC_TESTING,
 // OIDC_CLIENT_KEY_FILE, OIDC_USE_PAR, OIDC_DPOP, OIDC_DPOP_KEY_FILE,
+// OIDC_REQUIRE_DPOP, OIDC_REQUIRE_DPOP_NONCE,
 // OIDC_ALLOWED_EMAIL_DOMAINS and OIDC_ALLOWED_GROUPS (comma or space
 // separated), OIDC_GROUPS_CLAIM and
 // OIDC_INSECURE_ALLOW_UNVERIFIED_EMAIL (oauth2-proxy users set its
@@ -519,6 +520,8 @@ func ConfigFromEnv() (Config, error) {
 	c.UsePAR = env.boolean("OIDC_USE_PAR", false)
 	c.DPoP = env.boolean("OIDC_DPOP", false)
 	c.DPoPKeyFile = env.str("OIDC_DPOP_KEY_FILE")
+	c.RequireDPoP = env.boolean("OIDC_REQUIRE_DPOP", false)
+	c.RequireDPoPNonce = env.boolean("OIDC_REQUIRE_DPOP_NONCE", false)
 	if v := env.str("OIDC_CLIENT_SECRETS"); strings.HasPrefix(strings.TrimSpace(v), "{") {
 		secrets, err := parseClientSecrets([]byte(v), c.ClientKeyFile == "")
 		if err != nil {

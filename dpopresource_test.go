@@ -442,3 +442,13 @@ func TestDPoPWithOidctestTokens(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigFromEnvDPoPAtTheAPI(t *testing.T) {
+	t.Setenv("OIDC_CLIENT_SECRETS", `{"web":{"client_id":"api","client_secret":"s","issuer":"https://op.example"}}`)
+	t.Setenv("OIDC_REQUIRE_DPOP", "true")
+	t.Setenv("OIDC_REQUIRE_DPOP_NONCE", "true")
+	c, err := ConfigFromEnv()
+	require.NoError(t, err)
+	require.True(t, c.RequireDPoP)
+	require.True(t, c.RequireDPoPNonce)
+}
