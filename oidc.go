@@ -39,6 +39,8 @@ type OpenIDConnect struct {
 
 	refreshes refresher
 	resource  resourceServer
+	// decoded remembers recently decoded session values.
+	decoded decodedSessions
 
 	// pending seals logins in progress into cookies; nil with
 	// ResourceServerOnly.

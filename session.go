@@ -80,7 +80,7 @@ func decodeSession(raw string) sessionData {
 }
 
 func (oc *OpenIDConnect) loadSession(ctx context.Context) sessionData {
-	return decodeSession(oc.sessions.GetString(ctx, sessionKey))
+	return oc.decoded.decode(oc.sessions.GetString(ctx, sessionKey))
 }
 
 func (oc *OpenIDConnect) saveSession(ctx context.Context, d sessionData) {
