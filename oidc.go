@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 			oc.Close()
 			return nil, fmt.Errorf("%w: pending login cookie key: %w", ErrInvalidConfig, err)
 		}
-		oc.pending = newPendingCookies(key, !isLoopbackHTTP(oc.redirectURL))
+		oc.pending = newPendingCookies(key, !isLoopbackHTTP(oc.redirectURL), cfg.BasePath+"/")
 	}
 	oc.resource.init(&oc.cfg, oc.secrets.ClientID)
 	if oc.cfg.Audience == "" {

@@ -23,7 +23,12 @@ import (
 //
 // Each login has its own cookie, named after its state, so several tabs can
 // log in at once; a browser holds at most maxPendingLogins of them, the
-// oldest going first. The cookie is sealed with AES-256-GCM under a key
+// oldest going first. Every one of them travels with every request to the
+// site for pendingLoginTTL, so each stays small: a return path longer than
+// maxPendingNext is not kept, and the login returns home instead. Proxies
+// refuse a Cookie header past 8 KB (nginx's large_client_header_buffers,
+// HAProxy's tune.bufsize): a few long-URL navigations must not lock the
+// browser out of the site. The cookie is sealed with AES-256-GCM under a key
 // derived for its state alone, and its name is the additional data: it
 // cannot be read, changed, or moved to another state. It lives
 // pendingLoginTTL, and the callback clears it whatever the outcome, so each
@@ -32,7 +37,10 @@ import (
 const (
 	// maxPendingLogins bounds the logins a browser may have in flight (one
 	// per tab); the oldest is dropped first.
-	maxPendingLogins = 5
+	maxPendingLogins = 3
+	// maxPendingNext bounds the return path a pending-login cookie keeps,
+	// in bytes once JSON-encoded; a longer one is replaced by home.
+	maxPendingNext = 512
 	// pendingLoginTTL is how long the provider may take to send the user
 	// back.
 	pendingLoginTTL = 10 * time.Minute
@@ -58,6 +66,9 @@ type pendingCookies struct {
 	key    []byte // 32 bytes; per-state keys are derived from it
 	secure bool
 	prefix string
+	// home is where a login returns when its return path is too long to
+	// keep: BasePath + "/".
+	home string
 }
 
 // cookieKey returns the key that seals pending-login cookies:
@@ -81,14 +92,14 @@ func (oc *OpenIDConnect) cookieKey() ([]byte, error) {
 	return key, nil
 }
 
-func newPendingCookies(key []byte, secure bool) *pendingCookies {
+func newPendingCookies(key []byte, secure bool, home string) *pendingCookies {
 	prefix := pendingCookieBase
 	if secure {
 		// RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and
 		// for the whole site, so a sibling subdomain cannot plant one.
 		prefix = "__Host-" + prefix
 	}
-	return &pendingCookies{key: key, secure: secure, prefix: prefix}
+	return &pendingCookies{key: key, secure: secure, prefix: prefix, home: home}
 }
 
 // aead returns the cipher for one state's cookie. Each state has its own
@@ -110,6 +121,11 @@ func (c *pendingCookies) seal(p pendingLogin) (string, error) {
 	aead, err := c.aead(p.State)
 	if err != nil {
 		return "", err
+	}
+	// The encoded length counts: JSON writes "<" or a byte of invalid
+	// UTF-8 as six.
+	if next, err := json.Marshal(p.Next); err != nil || len(next) > maxPendingNext {
+		p.Next = c.home
 	}
 	plain, err := json.Marshal(p)
 	if err != nil {

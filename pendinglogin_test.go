@@ -229,14 +229,14 @@ func TestPendingLoginExpiresAfterTenMinutes(t *testing.T) {
 }
 
 // TestPendingLoginsPerBrowserAreBounded: several tabs may log in at once,
-// but a browser holds at most five pending logins; the oldest goes first.
+// but a browser holds at most three pending logins; the oldest goes first.
 func TestPendingLoginsPerBrowserAreBounded(t *testing.T) {
 	h := newHarness(t, nil)
 	var callbacks []string
-	for range 7 {
+	for range 5 {
 		callbacks = append(callbacks, h.callbackURL(h.client))
 	}
-	require.Len(t, pendingCookies(t, h, h.client), 5)
+	require.Len(t, pendingCookies(t, h, h.client), 3)
 	require.Equal(t, http.StatusBadRequest, visit(t, h.client, callbacks[0]), "the oldest tab's login was dropped")
 	require.Equal(t, http.StatusBadRequest, visit(t, h.client, callbacks[1]))
 	for _, callback := range callbacks[2:] {
@@ -283,4 +283,46 @@ func TestCookieSecretMustBeLongEnough(t *testing.T) {
 	cfg, err := httpoidc.ConfigFromEnv()
 	require.NoError(t, err)
 	require.Equal(t, strings.Repeat("s", 40), cfg.CookieSecret)
+}
+
+// TestPendingLoginCookiesFitBehindProxies: however long the URLs a browser
+// is sent to log in from, its pending-login cookies stay small enough that
+// the Cookie header passes nginx's and HAProxy's 8 KB limit, with room to
+// spare for the application's own cookies; a return path too long to keep
+// comes back home instead.
+func TestPendingLoginCookiesFitBehindProxies(t *testing.T) {
+	h := newHarness(t, nil)
+	// Each "<" is six bytes in the sealed JSON; the return path is as long
+	// as safeNext accepts.
+	long := "/login?pad=" + strings.Repeat("<", 2048-len("/login?pad="))
+	var callback string
+	c := *h.client
+	c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), h.app.URL+"/authorize") {
+			callback = req.URL.String()
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	for range 10 {
+		resp, err := c.Get(h.app.URL + long)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.NotEmpty(t, callback, "the provider did not redirect back")
+	}
+	cookies := pendingCookies(t, h, h.client)
+	require.NotEmpty(t, cookies)
+	header := 0
+	for _, ck := range cookies {
+		// Behind https the name carries "__Host-" too.
+		size := len("__Host-") + len(ck.Name) + len("=") + len(ck.Value)
+		require.Less(t, size, 1024, "one pending-login cookie")
+		header += size + len("; ")
+	}
+	require.Less(t, header, 4096, "the pending-login cookies of one Cookie header: half of nginx's 8 KB buffer")
+	// The login completes, and returns home rather than to the long path.
+	resp, body := h.get(h.client, strings.TrimPrefix(callback, h.app.URL))
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Equal(t, "/", resp.Request.URL.Path)
+	require.Equal(t, "Welcome alice@example.com", body)
 }
