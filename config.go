@@ -197,9 +197,10 @@ type Config struct {
 	LazyDiscovery bool
 
 	// Sessions stores the login. Default: an scs session manager with an
-	// HttpOnly, SameSite=Lax cookie named httpoidc_session, Secure unless
-	// the redirect URL is plain http on a loopback address, kept in
-	// SessionStore, and sessions lasting 24 hours. Two OpenIDConnects that
+	// HttpOnly, SameSite=Lax, Secure cookie named __Host-httpoidc_session
+	// (so a sibling subdomain cannot plant one), or httpoidc_session and
+	// not Secure when the redirect URL is plain http on a loopback
+	// address, kept in SessionStore, and sessions lasting 24 hours. Two OpenIDConnects that
 	// wrap the same requests need a Sessions each (scs.New()).
 	Sessions *scs.SessionManager
 	// SessionStore is the store of the default session manager. Default:

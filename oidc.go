@@ -127,6 +127,14 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 	}
 	oc.sessions = cfg.Sessions
 	if oc.sessions == nil && !cfg.ResourceServerOnly {
+		secure := !isLoopbackHTTP(oc.redirectURL)
+		cookieName := "httpoidc_session"
+		if secure {
+			// RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only
+			// and for the whole site, so a sibling subdomain cannot plant
+			// a session of its own choosing (login CSRF).
+			cookieName = "__Host-" + cookieName
+		}
 		// Not scs.New, which starts a memory store's goroutine that no
 		// one can stop (memorystore.go). The one difference: the managers
 		// built here share a context key, so two of them must not wrap
@@ -140,11 +148,11 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 				oc.writeError(w, r, http.StatusInternalServerError, "Internal error", "The session could not be loaded or saved.")
 			},
 			Cookie: scs.SessionCookie{
-				Name:     "httpoidc_session",
+				Name:     cookieName,
 				Path:     "/",
 				HttpOnly: true,
 				SameSite: http.SameSiteLaxMode,
-				Secure:   !isLoopbackHTTP(oc.redirectURL),
+				Secure:   secure,
 				Persist:  true,
 			},
 		}

@@ -544,3 +544,34 @@ func TestProviderURLsMustUseHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCookieCannotBePlantedBySubdomains: behind https the default
+// session cookie is a __Host- cookie (RFC 6265bis §4.1.3.2): Secure,
+// host-only, for the whole site, so a sibling subdomain cannot set a
+// session of its choosing in the browser (login CSRF). Plain http on
+// loopback cannot hold a Secure cookie and keeps the plain name.
+func TestSessionCookieCannotBePlantedBySubdomains(t *testing.T) {
+	tests := []struct {
+		redirect string
+		name     string
+		secure   bool
+	}{
+		{"https://app.example/authorize", "__Host-httpoidc_session", true},
+		{"http://127.0.0.1:8080/authorize", "httpoidc_session", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.redirect, func(t *testing.T) {
+			oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+				ClientSecrets: &httpoidc.ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: "https://op.example"},
+				RedirectURL:   tt.redirect, LazyDiscovery: true, Logger: slog.New(slog.DiscardHandler),
+			})
+			require.NoError(t, err)
+			t.Cleanup(oc.Close)
+			c := oc.Sessions().Cookie
+			require.Equal(t, tt.name, c.Name)
+			require.Equal(t, tt.secure, c.Secure)
+			require.Equal(t, "/", c.Path)
+			require.Empty(t, c.Domain, "host-only")
+		})
+	}
+}
