@@ -121,10 +121,13 @@ type Config struct {
 	// whose token response is not DPoP-bound is refused.
 	DPoP bool
 	// DPoPKey is the DPoP private key (ECDSA, Ed25519 or RSA). Default: the
-	// key of DPoPKeyFile (OIDC_DPOP_KEY_FILE, PEM or JWK), else a P-256 key
-	// made per process; replicas that refresh each other's tokens need the
-	// same key.
-	DPoPKey     crypto.Signer
+	// key of DPoPKeyFile, else a P-256 key made per process; replicas that
+	// refresh each other's tokens need the same key, so New fails when
+	// SessionStore or Sessions is set without DPoPKey or DPoPKeyFile.
+	DPoPKey crypto.Signer
+	// DPoPKeyFile is the file holding DPoPKey, PEM or JWK
+	// (OIDC_DPOP_KEY_FILE); New fails when it cannot be read or parsed.
+	// Default: none.
 	DPoPKeyFile string
 
 	// Disabled turns OpenID Connect off for tests and development
@@ -211,9 +214,10 @@ type Config struct {
 	// progress (state, nonce, PKCE verifier, return path) with AES-GCM
 	// (OIDC_COOKIE_SECRET). It must be at least 32 bytes, random. Default: a
 	// key derived with HKDF from the client secret, so replicas sharing the
-	// client secrets agree with no set-up; a client without a secret gets a
-	// random key per process, so its logins must come back to the process
-	// that started them.
+	// client secrets agree with no set-up; a client without a secret
+	// (private_key_jwt) gets a random key per process, so its logins must
+	// come back to the process that started them, and New fails when
+	// SessionStore or Sessions is set (replicas) without CookieSecret.
 	CookieSecret string
 	// HTTPClient makes every request to the provider. Default: a client
 	// with a Timeout of Timeout.
@@ -336,7 +340,8 @@ type Config struct {
 	// header to retry with, and every DPoP answer carries the current
 	// nonce. Nonces are authenticated with a key derived from CookieSecret,
 	// else from the client secret, so that replicas agree; without either
-	// each process has its own. Default: no nonce, proofs are bounded by
+	// each process has its own, and New fails when SessionStore or
+	// Sessions is set. Default: no nonce, proofs are bounded by
 	// their iat (one minute, ClockSkew aside) and jti.
 	RequireDPoPNonce bool
 	// TrustedProxies are the addresses whose X-Forwarded-Proto and

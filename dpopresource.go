@@ -2,7 +2,6 @@ package httpoidc
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -345,23 +344,15 @@ func (c *replayCache) add(id replayID, until, now time.Time) bool {
 	return true
 }
 
-// dpopNonceKey returns the key of DPoP nonces: derived from
-// Config.CookieSecret or the client secret, so that replicas agree, else
-// random for this process.
+// dpopNonceKey returns the key of DPoP nonces, the same on every replica
+// (sharedkey.go).
 func (oc *OpenIDConnect) dpopNonceKey() []byte {
-	const info = "httpoidc DPoP nonce v1"
-	var key []byte
-	var err error
-	switch {
-	case oc.cfg.CookieSecret != "":
-		key, err = hkdf.Key(sha256.New, []byte(oc.cfg.CookieSecret), nil, info, 32)
-	case oc.secrets != nil && oc.secrets.ClientSecret != "":
-		salt := []byte(oc.secrets.Issuer + "\x00" + oc.secrets.ClientID)
-		key, err = hkdf.Key(sha256.New, []byte(oc.secrets.ClientSecret), salt, info, 32)
-	}
-	if err != nil || key == nil {
+	key, err := oc.sharedKey("httpoidc DPoP nonce v1")
+	if err != nil {
+		// Only in FIPS 140-only mode with a short secret: this process's
+		// own key still issues and checks its nonces.
 		key = make([]byte, 32)
-		_, _ = rand.Read(key) // crypto/rand.Read never fails (Go 1.24+).
+		rand.Read(key)
 	}
 	return key
 }

@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 	} else if err := oc.checkConfiguredProviderURLs(); err != nil {
 		return nil, err
 	}
+	if err := oc.checkReplicaKeys(); err != nil {
+		return nil, err
+	}
 
 	if !cfg.ResourceServerOnly && !cfg.Disabled {
 		if err := oc.resolveURLs(); err != nil {

@@ -71,25 +71,10 @@ type pendingCookies struct {
 	home string
 }
 
-// cookieKey returns the key that seals pending-login cookies:
-// Config.CookieSecret when set; else one derived from the client secret, so
-// that every replica with the same client secrets agrees without any
-// set-up; else, for a client without a secret (Disabled), a random key for
-// this process only.
+// cookieKey returns the key that seals pending-login cookies, the same on
+// every replica (sharedkey.go).
 func (oc *OpenIDConnect) cookieKey() ([]byte, error) {
-	const info = "httpoidc pending login cookie v1"
-	switch {
-	case oc.cfg.CookieSecret != "":
-		return hkdf.Key(sha256.New, []byte(oc.cfg.CookieSecret), nil, info, 32)
-	case oc.secrets != nil && oc.secrets.ClientSecret != "" && !oc.cfg.Disabled:
-		// RFC 5869 §3.1: the client ID and issuer as salt keep apps that
-		// share a secret apart.
-		salt := []byte(oc.secrets.Issuer + "\x00" + oc.secrets.ClientID)
-		return hkdf.Key(sha256.New, []byte(oc.secrets.ClientSecret), salt, info, 32)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	return key, nil
+	return oc.sharedKey("httpoidc pending login cookie v1")
 }
 
 func newPendingCookies(key []byte, secure bool, home string) *pendingCookies {
