@@ -105,12 +105,14 @@
 // and Dex, typ ID from Keycloak), if the token is a JWT carrying one (Dex
 // calls its ID tokens active access tokens), or if its iss, when present,
 // is not the provider. It is meant for this API if its aud contains
-// Config.Audience. With the default Audience, providers' own audiences in
-// aud (Keycloak's "account") do not matter: the answer is also for this API
-// when its client_id is the client ID or, with AllowedClients set, a
-// listed client. With an Audience of the API's own, an answer without aud
-// (Ory Hydra's default) is for this API only when its client is in
-// AllowedClients. An answer naming no audience and no client is refused.
+// Config.Audience. With the default Audience the answer is also for this
+// API when its client_id is the client ID or, with AllowedClients set, a
+// listed client, as long as its aud names no other API: every value must be
+// the client ID, an allowed client or a provider's own audience (only
+// Keycloak's "account"); an answer of this client for another API is
+// refused, as a JWT would be. With an Audience of the API's own, an
+// answer without aud (Ory Hydra's default) is for this API only when its
+// client is in AllowedClients. An answer naming no audience and no client is refused.
 //
 // Keycloak puts the client in azp and "account" in aud: add an audience
 // mapper that puts the API's client ID (or Config.Audience) in aud. Dex

@@ -191,7 +191,7 @@ func (pol *tokenPolicy) saysAccessToken(claims map[string]any, audience []string
 // Audience (RFC 9068 §4, RFC 7662 §4), its client is allowed, and an
 // introspection answer, whose aud providers fill with audiences of their
 // own, is bound to the API by its client when the Audience is the client
-// ID.
+// ID and aud names no other API.
 func (pol *tokenPolicy) forThisAPI(tok *Token, introspected bool) error {
 	if len(pol.allowedClients) > 0 && !slices.Contains(pol.allowedClients, tok.ClientID) {
 		return &refusal{"client_id", fmt.Sprintf("the client %s is not in AllowedClients", quoteShort(tok.ClientID)), fixAllowedClients}
@@ -204,6 +204,13 @@ func (pol *tokenPolicy) forThisAPI(tok *Token, introspected bool) error {
 		// no audience: the client, checked above, binds them.
 		return nil
 	case introspected && pol.audienceIsClientID && (tok.ClientID == pol.clientID || len(pol.allowedClients) > 0):
+		// The client binds the answer only when aud names no other API:
+		// a token of this client for another API (RFC 9068 §4, RFC 7662
+		// §4) must not be replayed here.
+		if other := pol.otherAudience(tok.Audience); other != "" {
+			return &refusal{"aud", fmt.Sprintf("%s names another API, %s, and not %s (the token's client is %s)",
+				quoteList(tok.Audience), quoteShort(other), quoteShort(pol.audience), quoteShort(tok.ClientID)), fixAudience}
+		}
 		return nil
 	case introspected && pol.audienceIsClientID:
 		return &refusal{"client_id", fmt.Sprintf("the answer's client %s is not this client and its aud %s does not contain %s",
@@ -213,6 +220,23 @@ func (pol *tokenPolicy) forThisAPI(tok *Token, introspected bool) error {
 	}
 	return &refusal{"aud", fmt.Sprintf("%s does not contain %s (the token's client is %s)",
 		quoteList(tok.Audience), quoteShort(pol.audience), quoteShort(tok.ClientID)), fixAudience}
+}
+
+// providerAudiences are audiences providers put into every access token
+// whatever API it is for, so that they name no other API: Keycloak's
+// "account", the account console's client, whose roles every user has.
+var providerAudiences = []string{"account"}
+
+// otherAudience returns the first value of an introspection answer's aud
+// that names neither this client, nor an allowed client, nor a provider's
+// own audience (providerAudiences), or "" if there is none.
+func (pol *tokenPolicy) otherAudience(audience []string) string {
+	for _, aud := range audience {
+		if aud != pol.clientID && !slices.Contains(pol.allowedClients, aud) && !slices.Contains(providerAudiences, aud) {
+			return aud
+		}
+	}
+	return ""
 }
 
 // judgeIntrospection checks an active introspection answer (RFC 7662

@@ -337,6 +337,51 @@ func TestTokenPolicyIntrospection(t *testing.T) {
 	}
 }
 
+// TestIntrospectionRefusesOwnClientsTokensForAnotherAPI: with the default
+// Audience an introspection answer is bound to this API by its client only
+// while its aud names no other API (RFC 9068 §4, RFC 7662 §4), as a JWT
+// with the same claims would be: a token this client obtained for another
+// API is not replayed here. Providers' own audiences (Keycloak's
+// "account") and the allowed clients name no other API.
+func TestIntrospectionRefusesOwnClientsTokensForAnotherAPI(t *testing.T) {
+	tests := []struct {
+		name      string
+		client    string
+		aud       any
+		configure func(*Config)
+		ok        bool
+	}{
+		{"another API", "api", []string{"https://other-api.example"}, nil, false},
+		{"another API as a string", "api", "https://other-api.example", nil, false},
+		{"Keycloak's account and another API", "api", []string{"account", "https://other-api.example"}, nil, false},
+		{"an allowed client's token for another API", "web", []string{"https://other-api.example"},
+			func(c *Config) { c.AllowedClients = []string{"web"} }, false},
+		{"Keycloak's account only", "api", []string{"account"}, nil, true},
+		{"no aud", "api", []string{}, nil, true},
+		{"this client and another API", "api", []string{"api", "https://other-api.example"}, nil, true},
+		{"an allowed client's token for itself", "web", []string{"web", "account"},
+			func(c *Config) { c.AllowedClients = []string{"web"} }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := newShaped(t)
+			sp.introspection = func(_ string, answer map[string]any) { answer["aud"] = tt.aud }
+			var logs bytes.Buffer
+			a := sp.api(t, &logs, tt.configure)
+			tok := sp.op.IssueAccessToken(oidctest.TokenRequest{ClientID: tt.client, Subject: "alice", Scopes: []string{"openid"}})
+			rec := a.get(tok)
+			if tt.ok {
+				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+				return
+			}
+			requireAnswer(t, answerInvalidToken, rec)
+			require.Contains(t, logs.String(), "claim=aud")
+			require.Contains(t, logs.String(), "https://other-api.example")
+			require.Contains(t, logs.String(), "Config.Audience")
+		})
+	}
+}
+
 // TestTokenPolicyIntrospectedIDToken checks that an ID token sent to
 // introspection is refused even when the provider calls it an active
 // access token, as Dex does.
