@@ -261,11 +261,13 @@ func (oc *OpenIDConnect) startLogin(w http.ResponseWriter, r *http.Request, next
 const maxNextLength = 2048
 
 // safeNext returns target if it is a path on this site, else "/".
-// Browsers read "//host" and "/\host" as other sites, remove dot segments
-// ("/.//host") and drop tabs and newlines before resolving; so the target
-// must start with one slash, hold no space or control character, have no
-// scheme or host, and still start with one slash once dot segments are
-// removed and percent-escapes decoded.
+// Browsers read "//host" and "/\host" as other sites, drop tabs and
+// newlines before resolving, and remove dot segments ("/..//host") but
+// keep the empty segment after them, where Go's resolver drops it; so the
+// target must start with one slash, hold no space or control character,
+// have no scheme or host, and, once percent-escapes are decoded, have no
+// "." or ".." segment (with "/" or "\" as separators) and not start with
+// "//" or "/\".
 func safeNext(target string) string {
 	if len(target) == 0 || len(target) > maxNextLength || target[0] != '/' || strings.HasPrefix(target, "//") {
 		return "/"
@@ -279,10 +281,14 @@ func safeNext(target string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
 	}
-	site := url.URL{Scheme: "https", Host: "app.invalid", Path: "/"}
-	path, err := url.PathUnescape(site.ResolveReference(u).EscapedPath())
+	path, err := url.PathUnescape(u.EscapedPath())
 	if err != nil || strings.HasPrefix(path, "//") || strings.HasPrefix(path, "/\\") {
 		return "/"
+	}
+	for _, segment := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if segment == "." || segment == ".." {
+			return "/"
+		}
 	}
 	return target
 }
