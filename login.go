@@ -333,13 +333,13 @@ func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.
 		fail(http.StatusBadRequest, "invalid_request", "invalid logout token")
 		return
 	}
-	replayed, err := oc.logoutTokenReplayed(r.Context(), p.issuer, token.TokenID, token.Expiry)
+	used, err := oc.logoutTokenUsed(r.Context(), p.issuer, token.TokenID)
 	if err != nil {
 		oc.log.Error("httpoidc: back-channel logout: session store", "error", err)
 		fail(http.StatusInternalServerError, "server_error", "session store unavailable")
 		return
 	}
-	if replayed {
+	if used {
 		fail(http.StatusBadRequest, "invalid_request", "logout token already used")
 		return
 	}
@@ -349,6 +349,13 @@ func (oc *OpenIDConnect) handleBackchannelLogout(w http.ResponseWriter, r *http.
 		err = oc.endProviderSession(r.Context(), p.issuer, token.SessionID)
 	} else {
 		err = oc.endUserLogins(r.Context(), p.issuer, token.Subject)
+	}
+	// The jti, which §2.6 lets a relying party refuse twice, is recorded
+	// only once the logins are over: a provider that retries after an
+	// error is then not told "already used" for a logout never done. Two
+	// deliveries at once both end the logins, which is harmless.
+	if err == nil {
+		err = oc.recordLogoutToken(r.Context(), p.issuer, token.TokenID, token.Expiry)
 	}
 	if err != nil {
 		oc.log.Error("httpoidc: back-channel logout: session store", "error", err)

@@ -141,19 +141,21 @@ func (s sessionStore) delete(key string) error {
 	return s.store.Delete(key)
 }
 
-// logoutTokenReplayed records a back-channel logout token ID until the
-// token expires and reports whether it was already recorded. The record is
-// in the session store, so replicas sharing the store share the guard.
-func (oc *OpenIDConnect) logoutTokenReplayed(ctx context.Context, issuer, jti string, expiry time.Time) (bool, error) {
-	key := "httpoidc-jti-" + tokenHash(issuer, jti)
-	store := oc.store(ctx)
-	if _, found, err := store.find(key); err != nil {
-		return false, err
-	} else if found {
-		return true, nil
-	}
-	return false, store.commit(key, []byte{1}, expiry.Add(oc.cfg.ClockSkew))
+// logoutTokenUsed reports whether a back-channel logout token ID was
+// recorded by recordLogoutToken. The record is in the session store, so
+// replicas sharing the store share the guard.
+func (oc *OpenIDConnect) logoutTokenUsed(ctx context.Context, issuer, jti string) (bool, error) {
+	_, found, err := oc.store(ctx).find(logoutTokenKey(issuer, jti))
+	return found, err
 }
+
+// recordLogoutToken records a back-channel logout token ID until the token
+// expires.
+func (oc *OpenIDConnect) recordLogoutToken(ctx context.Context, issuer, jti string, expiry time.Time) error {
+	return oc.store(ctx).commit(logoutTokenKey(issuer, jti), []byte{1}, expiry.Add(oc.cfg.ClockSkew))
+}
+
+func logoutTokenKey(issuer, jti string) string { return "httpoidc-jti-" + tokenHash(issuer, jti) }
 
 // refresher makes one refresh per refresh token at a time, and remembers
 // recent results: a request that loaded the session just before another

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -212,6 +214,44 @@ func TestBackchannelLogout(t *testing.T) {
 			require.Equal(t, http.StatusBadRequest, post(), "a replayed logout token is refused")
 		})
 	}
+}
+
+// failingEpochStore is a session store whose first write of a logout
+// epoch fails, as a store briefly unavailable does.
+type failingEpochStore struct {
+	scs.Store
+	failed atomic.Bool
+}
+
+func (s *failingEpochStore) Commit(key string, value []byte, expiry time.Time) error {
+	if strings.HasPrefix(key, "httpoidc-logout-") && s.failed.CompareAndSwap(false, true) {
+		return errors.New("store unavailable")
+	}
+	return s.Store.Commit(key, value, expiry)
+}
+
+// TestBackchannelLogoutRetriedAfterAStoreFailureEndsTheLogin: when the
+// logins cannot be ended the provider gets an error, and its retry with
+// the same logout token ends them, instead of being refused as a replay of
+// a logout that never happened.
+func TestBackchannelLogoutRetriedAfterAStoreFailureEndsTheLogin(t *testing.T) {
+	store := &failingEpochStore{Store: memstore.NewWithCleanupInterval(0)}
+	h := newHarness(t, func(c *httpoidc.Config) { c.SessionStore = store })
+	h.login(h.client)
+	claims := jwtClaims(t, h.me(h.client)["id_token"].(string))
+	token := h.op.LogoutToken("app", "", claims["sid"].(string))
+	post := func() int {
+		resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {token}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusInternalServerError, post())
+	require.True(t, store.failed.Load())
+	require.True(t, h.loggedIn(h.client), "the failed logout ended nothing")
+	require.Equal(t, http.StatusOK, post(), "the retry is not taken for a replay")
+	require.False(t, h.loggedIn(h.client))
+	require.Equal(t, http.StatusBadRequest, post(), "a replay of the done logout is refused")
 }
 
 func TestBackchannelLogoutRejectsBadTokens(t *testing.T) {
