@@ -220,7 +220,10 @@ func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginD
 	now := oc.cfg.Now()
 	r := &oc.refreshes
 	r.mu.Lock()
-	if res, ok := r.recent[key]; ok && now.Sub(res.at) < recentRefreshTTL {
+	// A provider that does not rotate refresh tokens leaves the key the
+	// same for the next refresh: a result that itself needs refreshing,
+	// whose access token lived less than recentRefreshTTL, is not reused.
+	if res, ok := r.recent[key]; ok && now.Sub(res.at) < recentRefreshTTL && !oc.needsRefresh(res.login) {
 		r.mu.Unlock()
 		return res.login, nil
 	}

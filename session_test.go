@@ -453,3 +453,38 @@ func TestShortLivedTokensNeverEndTheLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshNeverReusesAResultThatNeedsRefreshing: a provider that does
+// not rotate refresh tokens, with 30-second access tokens, makes every
+// refresh of a login with one refresh token, within the minute that
+// refresh results are kept for (in the process, and in a shared session
+// store for the other replicas). Each refresh still gets new tokens: the
+// app is never handed an access token the provider has expired.
+func TestRefreshNeverReusesAResultThatNeedsRefreshing(t *testing.T) {
+	for name, configure := range map[string]func(*httpoidc.Config){
+		"in the process":       nil,
+		"shared session store": func(c *httpoidc.Config) { c.SessionStore = memstore.NewWithCleanupInterval(0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, configure, oidctest.WithAccessTokenTTL(30*time.Second), oidctest.WithoutRefreshTokenRotation())
+			h.login(h.client)
+			refreshToken := h.me(h.client)["refresh_token"]
+			tokenCalls := h.op.Requests(oidctest.EndpointToken)
+			const seconds = 150
+			for range seconds / 3 {
+				h.op.Advance(3 * time.Second)
+				me := h.me(h.client)
+				require.Equal(t, refreshToken, me["refresh_token"], "the provider does not rotate")
+				req, err := http.NewRequest(http.MethodGet, h.op.URL+"/userinfo", nil)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", "Bearer "+me["access_token"].(string))
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode, "the app's access token is expired at %s", h.op.Now())
+			}
+			// A fifth of 30 s is the margin: one refresh every 24 seconds.
+			require.InDelta(t, seconds/24, h.op.Requests(oidctest.EndpointToken)-tokenCalls, 1)
+		})
+	}
+}

@@ -143,7 +143,9 @@ func (oc *OpenIDConnect) refreshAndShare(ctx context.Context, key string, login 
 }
 
 // sharedRefreshResult returns the login with the tokens another replica's
-// refresh of the same refresh token left in the store, if there are any.
+// refresh of the same refresh token left in the store, if there are any
+// and they do not need refreshing themselves (a provider that does not
+// rotate refresh tokens makes every refresh of a login use one key).
 func (oc *OpenIDConnect) sharedRefreshResult(ctx context.Context, key string, login *loginData) (*loginData, bool, error) {
 	raw, found, err := oc.store(ctx).find(refreshResultKey(key))
 	if err != nil {
@@ -167,6 +169,9 @@ func (oc *OpenIDConnect) sharedRefreshResult(ctx context.Context, key string, lo
 	fresh.Obtained = shared.Obtained
 	if shared.Profile != nil {
 		fresh.Profile = shared.Profile
+	}
+	if oc.needsRefresh(&fresh) {
+		return nil, false, nil
 	}
 	return &fresh, true, nil
 }

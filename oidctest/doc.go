@@ -44,8 +44,8 @@
 //
 // Authorization responses always carry the RFC 9207 iss parameter.
 // Authorization codes are single use and live one minute. Refresh tokens
-// rotate. Errors use the RFC 6749 JSON shape {"error", "error_description"},
-// except at the authorization and end session endpoints when the client or
+// rotate (unless WithoutRefreshTokenRotation). Errors use the RFC 6749
+// JSON shape {"error", "error_description"}, except at the authorization and end session endpoints when the client or
 // its redirect URI cannot be trusted: those get an HTML error page, never a
 // redirect.
 //

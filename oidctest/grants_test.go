@@ -145,6 +145,25 @@ func TestRefreshGrant(t *testing.T) {
 	})
 }
 
+// TestRefreshGrantWithoutRotation: WithoutRefreshTokenRotation answers a
+// refresh with new access and ID tokens and no refresh token, and the
+// presented one stays valid.
+func TestRefreshGrantWithoutRotation(t *testing.T) {
+	f := newFixture(t, oidctest.WithoutRefreshTokenRotation())
+	tok := f.login(t)
+	var accessTokens []string
+	for range 3 {
+		r := postForm(t, f.op.URL+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}},
+			clientID, clientSecret)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		require.NotContains(t, r.json, "refresh_token")
+		require.NotEmpty(t, r.json["id_token"])
+		accessTokens = append(accessTokens, r.json["access_token"].(string))
+	}
+	require.NotEqual(t, accessTokens[0], accessTokens[1])
+	require.Equal(t, true, f.introspect(t, tok.RefreshToken)["active"])
+}
+
 func TestClientCredentials(t *testing.T) {
 	f := newFixture(t)
 	f.op.AddClient(oidctest.Client{ID: "svc", Secret: "svc-secret", Scopes: []string{"read", "write"}})

@@ -16,6 +16,7 @@ type options struct {
 	noIntrospection bool
 	noEndSession    bool
 	noRefreshTokens bool
+	noRotation      bool // WithoutRefreshTokenRotation
 	logger          *slog.Logger
 	profile         Profile
 	par             bool // WithPAR
@@ -85,6 +86,14 @@ func WithoutEndSession() Option {
 // as providers do for clients not allowed them or without offline_access.
 func WithoutRefreshTokens() Option {
 	return func(o *options) { o.noRefreshTokens = true }
+}
+
+// WithoutRefreshTokenRotation makes the refresh grant keep the refresh
+// token valid and issue no new one, as providers do that do not rotate
+// refresh tokens (Auth0 and Okta with refresh token rotation turned off):
+// the client keeps the one it has.
+func WithoutRefreshTokenRotation() Option {
+	return func(o *options) { o.noRotation = true }
 }
 
 // WithLogger sets the logger the provider reports requests and failures

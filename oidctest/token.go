@@ -193,7 +193,7 @@ func (s *Server) refreshGrant(c Client, form url.Values) (map[string]any, error)
 	}
 	s.mu.Lock()
 	rt, ok := s.refresh[p["refresh_token"]]
-	if ok && rt.grant.clientID == c.ID {
+	if ok && rt.grant.clientID == c.ID && !s.opts.noRotation {
 		// Rotation: the presented token is spent (and stays spent even if
 		// the rest of this request fails).
 		delete(s.refresh, p["refresh_token"])
@@ -217,7 +217,7 @@ func (s *Server) refreshGrant(c Client, form url.Values) (map[string]any, error)
 	if len(resources) == 0 {
 		resources = rt.grant.resources
 	}
-	return s.issueTokens(c, rt.grant, scopes, resources, "", true, s.opts.accessTokenTTL)
+	return s.issueTokens(c, rt.grant, scopes, resources, "", !s.opts.noRotation, s.opts.accessTokenTTL)
 }
 
 func (s *Server) clientCredentialsGrant(c Client, form url.Values) (map[string]any, error) {
