@@ -31,10 +31,15 @@ type User struct {
 	// Name is the name claim, if the provider sent one.
 	Name string
 	// Groups are the groups or roles at Config.GroupsClaim, read from the
-	// ID token and userinfo and refreshed with the tokens.
+	// ID token and userinfo and refreshed with the tokens. Each request has
+	// its own slice.
 	Groups []string
 	// Profile holds the identity claims of the ID token merged with the
-	// userinfo response (Flask-OIDC's oidc_auth_profile).
+	// userinfo response (Flask-OIDC's oidc_auth_profile). Each request has
+	// its own copy, nested maps and slices included (with Disabled, a
+	// shallow copy of TestingProfile), even right after a refresh that
+	// concurrent requests share: the handler may change it without racing
+	// other requests, and the change is not stored in the session.
 	Profile map[string]any
 	// AccessToken is the current OAuth 2.0 access token.
 	AccessToken string

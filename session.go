@@ -375,6 +375,10 @@ func (oc *OpenIDConnect) currentLogin(ctx context.Context) (*loginData, error) {
 		if err := oc.endIfLoggedOut(ctx, &d, "httpoidc: login ended by a logout during a token refresh"); err != nil {
 			return nil, err
 		}
+		// Concurrent requests share one refresh's result: each takes its
+		// own copy, as from the session memo, since User.Profile is the
+		// request's to change. Once per refresh, not per request.
+		fresh = sessionData{Login: fresh}.clone().Login
 		d.Login = fresh
 		oc.saveSession(ctx, d)
 		return fresh, nil

@@ -488,3 +488,42 @@ func TestRefreshNeverReusesAResultThatNeedsRefreshing(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileIsEachRequestsOwnAfterRefresh: requests that share one
+// refresh each get their own User.Profile, so a handler that writes to it
+// races no other request, nor the saving of the session (run with -race).
+func TestProfileIsEachRequestsOwnAfterRefresh(t *testing.T) {
+	h := newHarness(t, nil)
+	var leaked atomic.Int32
+	mux := http.NewServeMux()
+	mux.Handle("/", testApp(h.oc))
+	mux.Handle("/mark", h.oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := httpoidc.UserFrom(r.Context())
+		if _, found := u.Profile["mark"]; found {
+			leaked.Add(1)
+		}
+		u.Profile["mark"] = r.URL.Query().Get("i")
+		w.Write([]byte("marked"))
+	})))
+	h.handler.Store(h.oc.Handler(mux))
+	h.login(h.client)
+	h.op.Advance(2 * time.Hour)
+	tokenCalls := h.op.Requests(oidctest.EndpointToken)
+
+	const parallel = 12
+	var wg sync.WaitGroup
+	for i := range parallel {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, h.app.URL+"/mark?i="+string(rune('a'+i)), nil)
+			req.Header.Set("Accept", "application/json")
+			resp, err := h.client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, tokenCalls+1, h.op.Requests(oidctest.EndpointToken), "the requests shared one refresh")
+	require.Zero(t, leaked.Load(), "a request saw another's change to its Profile")
+	require.NotContains(t, h.me(h.client)["profile"], "mark", "a handler's change is not stored")
+}
