@@ -687,12 +687,28 @@ func (e *envReader) boolean(name string, def bool) bool {
 // ClientSecrets is the content of a Flask-OIDC client_secrets.json file:
 // the object under its top-level "web" key.
 type ClientSecrets struct {
-	ClientID     string   `json:"client_id"`
-	ClientSecret string   `json:"client_secret"`
-	Issuer       string   `json:"issuer"`
-	AuthURI      string   `json:"auth_uri,omitempty"`
-	TokenURI     string   `json:"token_uri,omitempty"`
-	UserInfoURI  string   `json:"userinfo_uri,omitempty"`
+	// ClientID is the client's identifier at the provider (client_id);
+	// required.
+	ClientID string `json:"client_id"`
+	// ClientSecret is the client's secret (client_secret); required
+	// unless the client authenticates with a ClientKey (private_key_jwt).
+	ClientSecret string `json:"client_secret"`
+	// Issuer is the provider's issuer URL (issuer), where discovery
+	// starts and what ID and access tokens must name; required.
+	Issuer string `json:"issuer"`
+	// AuthURI is the authorization endpoint (auth_uri); it overrides the
+	// discovered one. Default: discovered.
+	AuthURI string `json:"auth_uri,omitempty"`
+	// TokenURI is the token endpoint (token_uri); it overrides the
+	// discovered one. Default: discovered.
+	TokenURI string `json:"token_uri,omitempty"`
+	// UserInfoURI is the userinfo endpoint (userinfo_uri); it overrides
+	// the discovered one. Default: discovered.
+	UserInfoURI string `json:"userinfo_uri,omitempty"`
+	// RedirectURIs are the client's registered redirect URIs
+	// (redirect_uris); unless Config.RedirectURL is set, the callback is
+	// the one whose path ends in BasePath + CallbackPath, and New fails
+	// when none does.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// IntrospectionURI is Flask-OIDC 1.x's token_introspection_uri; it
 	// overrides the discovered introspection endpoint.

@@ -142,6 +142,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 
 	require.Equal(t, http.StatusBadRequest, authorize(url.Values{"client_id": {"other"}, "request_uri": {uri}}).StatusCode, "another client's request_uri")
 	resp, body = post(t, op.URL+"/par", withSecret)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, body)
 	uri, _ = body["request_uri"].(string)
 	resp = authorize(url.Values{"client_id": {clientID}, "request_uri": {uri}})
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -194,6 +195,7 @@ func TestDPoPBoundTokens(t *testing.T) {
 	require.NoError(t, parsed.UnsafeClaimsWithoutVerification(&claims))
 	require.Equal(t, key.Thumbprint(), claims.Cnf["jkt"])
 	resp, body = post(t, op.URL+"/introspect", url.Values{"token": {token}, "client_id": {clientID}, "client_secret": {clientSecret}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	require.Equal(t, map[string]any{"jkt": key.Thumbprint()}, body["cnf"])
 	require.Equal(t, "DPoP", body["token_type"])
 
