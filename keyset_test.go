@@ -2,6 +2,7 @@ package httpoidc
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -129,4 +130,115 @@ func TestKeySetHas(t *testing.T) {
 	require.True(t, keys.has(thumbprint, a.op.Now()), "the fetch failed: the known keys keep vouching during the backoff")
 	a.op.Advance(31 * time.Second)
 	require.False(t, keys.has(thumbprint, a.op.Now()), "after the backoff, try again")
+}
+
+// TestAcceptTokenKeyRotation checks that a new key is picked up at once and
+// that the tokens of a removed key, cached or not, are refused once the
+// key set is refreshed.
+func TestAcceptTokenKeyRotation(t *testing.T) {
+	for _, keepOld := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keepOld=%v", keepOld), func(t *testing.T) {
+			a := newAPI(t, func(c *Config) { c.TokenCacheTTL = 24 * time.Hour })
+			old := a.issueTTL(oidctest.JWT, 3*time.Hour)
+			requireOK(t, "alice ", a.get(old))
+			keys := a.oc.provider.Load().keys
+			require.EqualValues(t, 1, keys.fetches.Load())
+
+			a.op.RotateKey(keepOld)
+			fresh := a.issueTTL(oidctest.JWT, 3*time.Hour)
+			requireOK(t, "alice ", a.get(fresh))
+			require.EqualValues(t, 2, keys.fetches.Load(), "an unknown kid fetches the JWKS")
+			if keepOld {
+				requireOK(t, "alice ", a.get(old))
+			} else {
+				requireAnswer(t, answerInvalidToken, a.get(old))
+			}
+
+			a.op.Advance(time.Hour + time.Second) // KeyRefreshInterval
+			requireOK(t, "alice ", a.get(fresh))
+			require.EqualValues(t, 3, keys.fetches.Load(), "the key set is refreshed hourly, cache hits included")
+			if keepOld {
+				requireOK(t, "alice ", a.get(old))
+			} else {
+				requireAnswer(t, answerInvalidToken, a.get(old))
+			}
+		})
+	}
+}
+
+// TestAcceptTokenRemovedKeyLeavesCache checks that a cached token whose key
+// the provider dropped is refused after the next key refresh, although its
+// cache entry has not expired.
+func TestAcceptTokenRemovedKeyLeavesCache(t *testing.T) {
+	a := newAPI(t, func(c *Config) { c.TokenCacheTTL = 24 * time.Hour })
+	tok := a.issueTTL(oidctest.JWT, 3*time.Hour)
+	requireOK(t, "alice ", a.get(tok))
+	a.op.RotateKey(false)
+	requireOK(t, "alice ", a.get(tok), "the key set does not know of the removal yet")
+	a.op.Advance(time.Hour + time.Second)
+	requireAnswer(t, answerInvalidToken, a.get(tok))
+	require.EqualValues(t, 2, a.oc.provider.Load().keys.fetches.Load())
+}
+
+// TestAcceptTokenJWKSOutage checks that known keys keep working while the
+// JWKS endpoint is down, that unknown keys are refused with 401, and that
+// the endpoint is retried with backoff, not on every request.
+func TestAcceptTokenJWKSOutage(t *testing.T) {
+	a := newAPI(t, nil)
+	requireOK(t, "alice ", a.get(a.issue(oidctest.JWT)))
+	keys := a.oc.provider.Load().keys
+	require.EqualValues(t, 1, keys.fetches.Load())
+
+	a.op.SetFault(oidctest.FaultJWKSDown, true)
+	requireOK(t, "alice ", a.get(a.issue(oidctest.JWT)), "a new token of a known key")
+	a.op.RotateKey(true)
+	unknown := a.issue(oidctest.JWT)
+	for range 20 {
+		requireAnswer(t, answerInvalidToken, a.get(unknown))
+	}
+	require.EqualValues(t, 2, keys.fetches.Load(), "one failed fetch, then the cooldown")
+	a.op.Advance(31 * time.Second)
+	for range 20 {
+		requireAnswer(t, answerInvalidToken, a.get(unknown))
+	}
+	require.EqualValues(t, 3, keys.fetches.Load(), "one more after the cooldown")
+	a.op.Advance(31 * time.Second)
+	requireAnswer(t, answerInvalidToken, a.get(unknown))
+	require.EqualValues(t, 3, keys.fetches.Load(), "the backoff doubles")
+
+	a.op.SetFault(oidctest.FaultJWKSDown, false)
+	a.op.Advance(30 * time.Second)
+	requireOK(t, "alice ", a.get(unknown))
+	require.EqualValues(t, 4, keys.fetches.Load())
+}
+
+// TestAcceptTokenKidFlood checks that tokens with random kids cost at most
+// one JWKS fetch per cooldown.
+func TestAcceptTokenKidFlood(t *testing.T) {
+	a := newAPI(t, nil)
+	jwt := a.issue(oidctest.JWT)
+	requireOK(t, "alice ", a.get(jwt))
+	keys := a.oc.provider.Load().keys
+	flood := func(round int) {
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Go(func() {
+				forged := withHeader(jwt, map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": fmt.Sprintf("kid-%d-%d", round, i)})
+				rec := a.get(forged)
+				if rec.Code != http.StatusUnauthorized {
+					t.Errorf("forged kid: %d %s", rec.Code, rec.Body)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	flood(0)
+	require.EqualValues(t, 2, keys.fetches.Load())
+	a.op.Advance(10 * time.Second)
+	flood(1)
+	require.EqualValues(t, 2, keys.fetches.Load(), "within the cooldown")
+	a.op.Advance(25 * time.Second)
+	flood(2)
+	require.EqualValues(t, 3, keys.fetches.Load(), "one per cooldown")
+	requireOK(t, "alice ", a.get(jwt))
 }

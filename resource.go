@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -284,112 +281,6 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 	next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tokenKey, &own)))
 }
 
-func writeBearerError(w http.ResponseWriter, status int, challenge, code, description string) {
-	h := w.Header()
-	if challenge != "" {
-		// The challenge of the request's scheme comes first, before any
-		// other scheme's offer already set.
-		h["Www-Authenticate"] = append([]string{challenge}, h["Www-Authenticate"]...)
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}{code, description})
-}
-
-// invalidRequestError is a malformed request; its text is the fixed
-// error_description.
-type invalidRequestError string
-
-func (e invalidRequestError) Error() string { return string(e) }
-
-var errNoToken = errors.New("no bearer token")
-
-// bearerToken returns the request's access token and whether it came with
-// the DPoP scheme (RFC 9449 §7.1), errNoToken when it has none, or an
-// invalidRequestError.
-func bearerToken(r *http.Request, acceptForm bool) (string, bool, error) {
-	var token string
-	var isDPoP bool
-	switch values := r.Header["Authorization"]; len(values) {
-	case 0:
-	case 1:
-		scheme, rest, _ := strings.Cut(values[0], " ")
-		// Another scheme carries no bearer token (RFC 6750 §3.1).
-		isDPoP = strings.EqualFold(scheme, "DPoP")
-		if isDPoP || strings.EqualFold(scheme, "Bearer") {
-			token = strings.TrimLeft(rest, " ")
-			if !isB64Token(token) {
-				return "", isDPoP, invalidRequestError("the Authorization header does not hold a well-formed bearer token")
-			}
-		}
-	default:
-		return "", false, invalidRequestError("more than one Authorization header")
-	}
-	if acceptForm && r.Method == http.MethodPost && isFormBody(r) {
-		if err := r.ParseForm(); err != nil {
-			return "", isDPoP, invalidRequestError("the form body cannot be read")
-		}
-		if values, sent := r.PostForm["access_token"]; sent {
-			switch {
-			case token != "":
-				return "", isDPoP, invalidRequestError("the access token was sent in more than one way")
-			case len(values) != 1 || !isB64Token(values[0]):
-				return "", false, invalidRequestError("the form body does not hold exactly one well-formed access_token")
-			}
-			token = values[0]
-		}
-	}
-	if token == "" {
-		return "", false, errNoToken
-	}
-	return token, isDPoP, nil
-}
-
-func isFormBody(r *http.Request) bool {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && mediaType == "application/x-www-form-urlencoded"
-}
-
-// b64TokenChars are the characters of RFC 6750's b64token, trailing "="
-// aside.
-var b64TokenChars = func() (set [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
-		set[c] = true
-	}
-	return set
-}()
-
-// isB64Token reports whether s is an RFC 6750 b64token:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	i := 0
-	for i < len(s) && b64TokenChars[s[i]] {
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	for i < len(s) && s[i] == '=' {
-		i++
-	}
-	return i == len(s)
-}
-
-// isScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func isScopeToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // validateToken returns the Token for raw. Errors wrap ErrInvalidToken
 // when the token is refused, and anything else (ErrProviderUnavailable)
 // when it could not be checked.
@@ -625,68 +516,4 @@ func numericDate(claims map[string]any, name string) (time.Time, error) {
 		return time.Unix(int64(f), 0), nil
 	}
 	return time.Time{}, fmt.Errorf("%w: claim %s is not a NumericDate", ErrInvalidToken, name)
-}
-
-// UserInfo returns the provider's userinfo claims for tok, a token from
-// TokenFrom (Flask-OIDC's userinfo(token=…)). The error wraps
-// ErrInvalidToken when the provider refuses the token or answers for
-// another subject, and ErrProviderUnavailable when it cannot be reached or
-// has no userinfo endpoint. With Config.Disabled it returns a copy of
-// Config.TestingProfile without contacting anybody.
-func (oc *OpenIDConnect) UserInfo(ctx context.Context, tok *Token) (map[string]any, error) {
-	if tok == nil || tok.raw == "" {
-		return nil, fmt.Errorf("%w: UserInfo needs a token from TokenFrom", ErrInvalidToken)
-	}
-	if oc.cfg.Disabled {
-		if len(oc.cfg.TestingProfile) == 0 {
-			return nil, fmt.Errorf("%w: Config.Disabled is set and there is no TestingProfile", ErrInvalidToken)
-		}
-		return maps.Clone(oc.cfg.TestingProfile), nil
-	}
-	p, err := oc.discover(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if p.userInfoURL == "" {
-		return nil, fmt.Errorf("%w: the provider has no userinfo endpoint", ErrProviderUnavailable)
-	}
-	ctx, cancel := oc.outbound(ctx)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.userInfoURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo request: %w", ErrInvalidConfig, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.raw)
-	req.Header.Set("Accept", "application/json")
-	resp, err := oc.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo: %w", ErrProviderUnavailable, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("%w: reading userinfo: %w", ErrProviderUnavailable, err)
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, fmt.Errorf("%w: userinfo endpoint answered %d", ErrInvalidToken, resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%w: userinfo endpoint answered %d", ErrProviderUnavailable, resp.StatusCode)
-	}
-	if mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mediaType == "application/jwt" {
-		// OpenID Connect Core §5.3.2: a signed answer is verified with the
-		// provider's keys.
-		if body, _, _, err = p.keys.verify(ctx, string(body)); err != nil {
-			return nil, fmt.Errorf("%w: userinfo: the signed answer does not verify", ErrProviderUnavailable)
-		}
-	}
-	var info map[string]any
-	if err := json.Unmarshal(body, &info); err != nil || info == nil {
-		return nil, fmt.Errorf("%w: userinfo answer is not a JSON object", ErrProviderUnavailable)
-	}
-	// OpenID Connect Core §5.3.2: an answer for another subject must not
-	// be used.
-	if sub, _ := info["sub"].(string); tok.Subject != "" && sub != tok.Subject {
-		return nil, fmt.Errorf("%w: userinfo is for another subject", ErrInvalidToken)
-	}
-	return info, nil
 }
