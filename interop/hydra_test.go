@@ -266,6 +266,7 @@ func TestHydraAcceptToken(t *testing.T) {
 	scopes := []string{"openid", "offline_access", "api:read"}
 	opaque := tokenWith(t, ctx, h.Provider, h.Client(t, "web"), "alice", forAPI, scopes...)
 	jwt := tokenWith(t, ctx, h.Provider, h.Client(t, "web-jwt"), "alice", forAPI, scopes...)
+	withoutAudience := tokenWith(t, ctx, h.Provider, h.Client(t, "web"), "alice", nil, scopes...)
 	otherOpaque := tokenWith(t, ctx, h.Provider, h.Client(t, "other"), "alice", nil, scopes...)
 	otherJWT := tokenWith(t, ctx, h.Provider, h.Client(t, "other-jwt"), "alice", nil, scopes...)
 	require.Len(t, strings.Split(jwt.AccessToken, "."), 3)
@@ -289,7 +290,9 @@ func TestHydraAcceptToken(t *testing.T) {
 	jwtAPI := newAPI(jwtSrv, httpoidc.ValidateJWT, nil)
 	introspecting := newAPI(introspectSrv, httpoidc.ValidateIntrospection, nil)
 	auto := newAPI(autoSrv, httpoidc.ValidateAuto, nil)
-	// Without an audience of its own, the API names the clients it trusts.
+	// Without an audience of its own, the API names the clients it trusts:
+	// their tokens pass when they name no audience, and not when they name
+	// one the API does not (another API, as far as it knows).
 	allowing := newAPI(allowSrv, httpoidc.ValidateIntrospection, func(c *httpoidc.Config) {
 		c.Audience = ""
 		c.AllowedClients = []string{"web"}
@@ -305,7 +308,8 @@ func TestHydraAcceptToken(t *testing.T) {
 	runTokenCases(t, ctx, "web", []tokenCase{
 		{"opaque access token, introspection", introspecting, "/read", opaque.AccessToken, ok, ""},
 		{"opaque access token, auto", auto, "/read", opaque.AccessToken, ok, ""},
-		{"opaque access token, AllowedClients", allowing, "/read", opaque.AccessToken, ok, ""},
+		{"opaque access token without audience, AllowedClients", allowing, "/read", withoutAudience.AccessToken, ok, ""},
+		{"opaque access token for an audience, AllowedClients", allowing, "/read", opaque.AccessToken, refused, "invalid_token"},
 		{"opaque access token, scope not granted", introspecting, "/write", opaque.AccessToken, forbidden, "insufficient_scope"},
 		{"opaque access token, JWT mode", jwtAPI, "/read", opaque.AccessToken, refused, "invalid_token"},
 	})
