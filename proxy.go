@@ -237,7 +237,9 @@ func (p *reverseProxy) protect(next http.Handler) http.Handler {
 
 func hasBearerToken(r *http.Request) bool {
 	scheme, _, found := strings.Cut(r.Header.Get("Authorization"), " ")
-	return found && strings.EqualFold(scheme, "Bearer")
+	// A DPoP-bound token (RFC 9449 §7.1) is an access token too: it goes
+	// to AcceptToken, which checks its proof, not to the login.
+	return found && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "DPoP"))
 }
 
 // identity is what the upstream is told about the requester.

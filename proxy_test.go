@@ -263,6 +263,23 @@ func TestProxyBearerTokens(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	resp, _ = h.do(api, http.MethodGet, "/oauth2/auth", bearer(token("read")))
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+
+	// A DPoP-bound token with its proof reaches the application, and one
+	// without a proof is refused by AcceptToken, not sent to the login.
+	key := oidctest.NewDPoPKey()
+	bound := h.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "proxy", Subject: "svc", Scopes: []string{"read"}, Format: oidctest.JWT, DPoPKeyThumbprint: key.Thumbprint()})
+	dpopHeader := func(proof string) http.Header {
+		header := http.Header{"Authorization": {"DPoP " + bound}, "Accept": {"application/json"}}
+		if proof != "" {
+			header.Set("DPoP", proof)
+		}
+		return header
+	}
+	resp, body = h.do(api, http.MethodGet, "/api", dpopHeader(key.Proof(http.MethodGet, h.proxy.URL+"/api", bound, "")))
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	resp, _ = h.do(api, http.MethodGet, "/api", dpopHeader(""))
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Contains(t, resp.Header.Values("WWW-Authenticate")[0], "DPoP")
 }
 
 func TestProxyAnonymousRequests(t *testing.T) {
