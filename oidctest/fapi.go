@@ -179,18 +179,8 @@ func issuerPath(issuer string) string {
 // handlePAR implements RFC 9126 §2: an authenticated client posts its
 // authorization request and gets a one-time request_uri for it.
 func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, http.MethodPost)
-		return
-	}
-	form, err := parseForm(w, r, true)
-	if err != nil {
-		writeOAuthError(w, err)
-		return
-	}
-	c, err := s.authenticateClient(r, form)
-	if err != nil {
-		writeOAuthError(w, err)
+	form, c, ok := s.clientPost(w, r)
+	if !ok {
 		return
 	}
 	// RFC 9126 §2.1: request_uri cannot itself be pushed.

@@ -161,18 +161,8 @@ func (s *Server) introspect(token string) map[string]any {
 }
 
 func (s *Server) handleRevocation(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, http.MethodPost)
-		return
-	}
-	form, err := parseForm(w, r, true)
-	if err != nil {
-		writeOAuthError(w, err)
-		return
-	}
-	c, err := s.authenticateClient(r, form)
-	if err != nil {
-		writeOAuthError(w, err)
+	form, c, ok := s.clientPost(w, r)
+	if !ok {
 		return
 	}
 	token, err := param(form, "token")

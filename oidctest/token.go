@@ -27,18 +27,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, &oauthError{status: http.StatusInternalServerError, code: "server_error", description: "token endpoint failure (fault injected)"})
 		return
 	}
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, http.MethodPost)
-		return
-	}
-	form, err := parseForm(w, r, true)
-	if err != nil {
-		writeOAuthError(w, err)
-		return
-	}
-	c, err := s.authenticateClient(r, form)
-	if err != nil {
-		writeOAuthError(w, err)
+	form, c, ok := s.clientPost(w, r)
+	if !ok {
 		return
 	}
 	// RFC 9449 §5: a valid proof binds the tokens to its key.
@@ -71,6 +61,28 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// clientPost reads a POSTed form and authenticates the client that sent it,
+// as the token, introspection, revocation and PAR endpoints all require
+// (RFC 6749 §2.3, RFC 7662 §2.1, RFC 7009 §2.1, RFC 9126 §2). It answers the
+// error itself and returns false when either fails.
+func (s *Server) clientPost(w http.ResponseWriter, r *http.Request) (url.Values, Client, bool) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, http.MethodPost)
+		return nil, Client{}, false
+	}
+	form, err := parseForm(w, r, true)
+	if err != nil {
+		writeOAuthError(w, err)
+		return nil, Client{}, false
+	}
+	c, err := s.authenticateClient(r, form)
+	if err != nil {
+		writeOAuthError(w, err)
+		return nil, Client{}, false
+	}
+	return form, c, true
 }
 
 // authenticateClient implements client_secret_basic and client_secret_post
