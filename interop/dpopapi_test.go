@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -22,47 +21,76 @@ import (
 )
 
 // TestDPoPAcceptTokenOIDCProvider: an API protected by AcceptToken with
-// RequireDPoP takes oidc-provider's DPoP-bound tokens (FAPI 2.0 profile,
-// introspected with private_key_jwt, cnf in the answer) from oc.Client,
-// and refuses each attack on them.
+// RequireDPoP takes oidc-provider's DPoP-bound opaque tokens (FAPI 2.0
+// profile, introspected with private_key_jwt, cnf in the answer) from
+// oc.Client, and refuses each attack on them.
 func TestDPoPAcceptTokenOIDCProvider(t *testing.T) {
+	testDPoPAcceptToken(t, false)
+}
+
+// TestDPoPAcceptTokenJWTOIDCProvider: the same for the RFC 9068 JWT access
+// token oidc-provider issues for the API's resource indicator, bound by
+// its cnf.jkt (RFC 9449 §6.1) and validated without introspection.
+func TestDPoPAcceptTokenJWTOIDCProvider(t *testing.T) {
+	testDPoPAcceptToken(t, true)
+}
+
+// testDPoPAcceptToken logs a FAPI 2.0 web app with a DPoP key in to
+// oidc-provider, asking for a JWT access token for the API if jwt, calls
+// the API through oc.Client, then attacks it with the bound token.
+func testDPoPAcceptToken(t *testing.T, jwt bool) {
 	ctx := testContext(t)
-	srv := reserve(t, "127.0.0.1")
+	srv, apiSrv := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1")
+	apiURL := baseURL(apiSrv) + "/"
 	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "app-key", Use: "sig"}}})
 	require.NoError(t, err)
 	client := webClient("fapi", srv, testenv.PrivateKeyJWT, false)
 	client.JWKS = jwks
-	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{client}, FAPI: true})
+	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{client}, FAPI: true,
+		Resources:          []testenv.Resource{{Indicator: apiURL, Scopes: []string{"api:read"}}},
+		UseGrantedResource: true})
 	dpopKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 
 	secrets := secretsFor(p, client)
 	secrets.ClientSecret = ""
-	apiOC := newOIDC(t, httpoidc.Config{
+	apiCfg := httpoidc.Config{
 		ClientSecrets:      secrets,
 		ClientKey:          &httpoidc.ClientKey{Signer: clientKey, KeyID: "app-key"},
 		ResourceServerOnly: true,
 		RequireDPoP:        true,
-	})
-	api := httptest.NewServer(apiOC.AcceptToken()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := httpoidc.TokenFrom(r.Context())
-		fmt.Fprint(w, tok.Subject)
-	})))
-	t.Cleanup(api.Close)
-
-	oc := newOIDC(t, httpoidc.Config{
+	}
+	appCfg := httpoidc.Config{
 		ClientSecrets: secrets,
 		ClientKey:     &httpoidc.ClientKey{Signer: clientKey, KeyID: "app-key"},
 		DPoP:          true,
 		DPoPKey:       dpopKey,
 		Scopes:        append(slices.Clone(userScopes), "offline_access"),
-	})
+	}
+	if jwt {
+		apiCfg.Audience = apiURL
+		apiCfg.AccessTokenValidation = httpoidc.ValidateJWT
+		apiCfg.StrictAccessTokenType = true // oidc-provider sends typ at+jwt
+		appCfg.AuthParams = map[string]string{"resource": apiURL}
+		appCfg.Scopes = append(appCfg.Scopes, "api:read")
+		// The access token is for the API: oidc-provider's userinfo
+		// refuses it.
+		appCfg.DisableUserInfo = true
+	}
+	apiOC := newOIDC(t, apiCfg)
+	apiSrv.Config.Handler = apiOC.AcceptToken()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := httpoidc.TokenFrom(r.Context())
+		fmt.Fprint(w, tok.Subject)
+	}))
+	apiSrv.Start()
+
+	oc := newOIDC(t, appCfg)
 	mux := http.NewServeMux()
 	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
 	mux.Handle("/call", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := oc.Client(r).Get(api.URL + "/orders")
+		resp, err := oc.Client(r).Get(apiURL + "orders")
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -79,6 +107,14 @@ func TestDPoPAcceptTokenOIDCProvider(t *testing.T) {
 	browser := newBrowser(t)
 	u := a.login(t, ctx, p, browser, "alice")
 	require.True(t, u.LoggedIn)
+	if jwt {
+		cnf, _ := jwtClaims(t, u.AccessToken)["cnf"].(map[string]any)
+		jkt, err := dpop.Thumbprint(dpopKey.Public())
+		require.NoError(t, err)
+		require.Equal(t, jkt, cnf["jkt"], "the JWT access token is bound to the app's DPoP key")
+	} else {
+		require.NotContains(t, u.AccessToken, ".", "without a resource oidc-provider issues an opaque token")
+	}
 
 	for range 2 {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/call", nil)
@@ -97,7 +133,7 @@ func TestDPoPAcceptTokenOIDCProvider(t *testing.T) {
 	require.NoError(t, err)
 	thiefKey, err := dpop.NewKey(thief, "", nil)
 	require.NoError(t, err)
-	target := api.URL + "/orders"
+	target := apiURL + "orders"
 	proof := func(k *dpop.Key, method, url, token string) string {
 		p, err := k.Proof(method, url, token, "")
 		require.NoError(t, err)

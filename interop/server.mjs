@@ -129,6 +129,10 @@ const provider = new Provider(issuer, {
     },
     resourceIndicators: {
       enabled: true,
+      // cfg.useGrantedResource: a resource asked for at authorization only
+      // (a web app's AuthParams) also selects the access token the code is
+      // exchanged for, instead of the default, an opaque token for userinfo.
+      useGrantedResource: () => !!cfg.useGrantedResource,
       getResourceServerInfo: async (ctx, indicator) => {
         const r = resources.get(indicator);
         if (!r) throw new errors.InvalidTarget();

@@ -97,6 +97,12 @@ type ProviderConfig struct {
 	// userinfo returns them.
 	IDTokenClaims bool
 
+	// UseGrantedResource makes a token request that names no resource get
+	// the access token for the resource its authorization request asked
+	// for, as a web app that sends resource in its AuthParams expects; by
+	// default it gets an opaque token for userinfo.
+	UseGrantedResource bool
+
 	// FAPI turns on oidc-provider's FAPI 2.0 profile: pushed authorization
 	// requests required, DPoP with server nonces, private_key_jwt.
 	FAPI bool
@@ -260,16 +266,17 @@ func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 		resources = append(resources, wireResource{r.Indicator, r.Scopes, seconds(r.AccessTokenTTL)})
 	}
 	return map[string]any{
-		"host":            providerHost,
-		"port":            0,
-		"clients":         clients,
-		"users":           users,
-		"resources":       resources,
-		"accessTokenTTL":  seconds(cfg.AccessTokenTTL),
-		"idTokenTTL":      seconds(cfg.IDTokenTTL),
-		"refreshTokenTTL": seconds(cfg.RefreshTokenTTL),
-		"idTokenClaims":   cfg.IDTokenClaims,
-		"fapi":            cfg.FAPI,
+		"host":               providerHost,
+		"port":               0,
+		"clients":            clients,
+		"users":              users,
+		"resources":          resources,
+		"accessTokenTTL":     seconds(cfg.AccessTokenTTL),
+		"idTokenTTL":         seconds(cfg.IDTokenTTL),
+		"refreshTokenTTL":    seconds(cfg.RefreshTokenTTL),
+		"idTokenClaims":      cfg.IDTokenClaims,
+		"fapi":               cfg.FAPI,
+		"useGrantedResource": cfg.UseGrantedResource,
 	}
 }
 
