@@ -53,6 +53,7 @@ func (h *harness) loginStatus() (int, string, bool) {
 }
 
 func TestAuthorizeRefusesBeforeAnySession(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	var loginCalls int
 	h := newHarness(t, func(c *httpoidc.Config) {
@@ -79,6 +80,7 @@ func TestAuthorizeRefusesBeforeAnySession(t *testing.T) {
 }
 
 func TestEmailPolicies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		email    string
@@ -129,6 +131,7 @@ func domains(d ...string) func(*httpoidc.Config) {
 }
 
 func TestUserEmailVerified(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.serve(h.oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := httpoidc.UserFrom(r.Context())
@@ -143,6 +146,7 @@ func TestUserEmailVerified(t *testing.T) {
 }
 
 func TestAllowedGroups(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		allowed []string
 		want    bool
@@ -156,6 +160,7 @@ func TestAllowedGroups(t *testing.T) {
 }
 
 func TestGroupsClaim(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		claim  string
 		claims map[string]any
@@ -193,6 +198,7 @@ func TestGroupsClaim(t *testing.T) {
 }
 
 func TestPolicyConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name      string
 		configure func(*httpoidc.Config)
@@ -218,6 +224,7 @@ func TestPolicyConfigErrors(t *testing.T) {
 }
 
 func TestInsecureAllowUnverifiedEmailWarns(t *testing.T) {
+	t.Parallel()
 	logs := &syncBuffer{}
 	_, err := httpoidc.New(context.Background(), httpoidc.Config{
 		Disabled: true, AllowedEmailDomains: []string{"example.com"}, InsecureAllowUnverifiedEmail: true,
@@ -229,6 +236,7 @@ func TestInsecureAllowUnverifiedEmailWarns(t *testing.T) {
 }
 
 func TestGroupsAndPolicyFollowRefresh(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var refreshed []string
 	var ended []httpoidc.LogoutReason
@@ -266,6 +274,7 @@ func TestGroupsAndPolicyFollowRefresh(t *testing.T) {
 }
 
 func TestRequireGroup(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/admin", h.oc.RequireGroup("admins")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -295,6 +304,7 @@ func TestRequireGroup(t *testing.T) {
 }
 
 func TestRequireTokenGroup(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		format oidctest.AccessTokenFormat
@@ -354,6 +364,7 @@ func TestRequireTokenGroup(t *testing.T) {
 }
 
 func TestOnLogoutReasons(t *testing.T) {
+	t.Parallel()
 	type ending struct {
 		sub    string
 		reason httpoidc.LogoutReason

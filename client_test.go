@@ -57,6 +57,7 @@ func newAPI(t *testing.T) *httptest.Server {
 }
 
 func TestClientSendsTheUsersToken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	apiAsUser(h, newAPI(t).URL)
 	h.login(h.client)
@@ -156,6 +157,7 @@ func TestClientWhenLoginHasEnded(t *testing.T) {
 }
 
 func TestClientWhenDisabled(t *testing.T) {
+	t.Parallel()
 	oc, err := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true, TestingProfile: map[string]any{"sub": "tester"}})
 	require.NoError(t, err)
 	api := newAPI(t)
@@ -215,6 +217,7 @@ func TestClientKeepsTheTokenOnItsHost(t *testing.T) {
 }
 
 func TestClientFromConcurrentGoroutines(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	api := newAPI(t)
 	mux := http.NewServeMux()

@@ -12,6 +12,7 @@ import (
 )
 
 func TestParseClientSecrets(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		doc     string
@@ -48,6 +49,7 @@ func TestParseClientSecrets(t *testing.T) {
 }
 
 func TestLoadClientSecretsNamesTheFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "client_secrets.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"web":{"client_id":"id","client_secret":"s3cr3t"}}`), 0o600))
@@ -63,6 +65,7 @@ func TestLoadClientSecretsNamesTheFile(t *testing.T) {
 }
 
 func TestClientSecretsNeverPrintTheSecret(t *testing.T) {
+	t.Parallel()
 	s := httpoidc.ClientSecrets{ClientID: "id", ClientSecret: "s3cr3t", Issuer: "https://op.example"}
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		require.NotContains(t, fmt.Sprintf(format, s), "s3cr3t", format)

@@ -108,6 +108,7 @@ func hs256Proof(t *testing.T, key *dpop.Key, claims dpop.Claims) string {
 // TestDPoPAttacks presents a DPoP-bound JWT with one thing wrong in each
 // case; each is refused by its own check.
 func TestDPoPAttacks(t *testing.T) {
+	t.Parallel()
 	for _, tt := range dpopAttackCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newDPoPFixture(t, tt.configure)
@@ -238,6 +239,7 @@ func dpopAttackCases() []dpopCase {
 
 // TestDPoPTableInREADME keeps the README's table of DPoP cases true.
 func TestDPoPTableInREADME(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	for _, tc := range dpopAttackCases() {
@@ -260,6 +262,7 @@ type dpopCase struct {
 // and their 401 answers offer DPoP too (RFC 9449 §7.2), until
 // Config.RequireDPoP.
 func TestDPoPBearerStillWorks(t *testing.T) {
+	t.Parallel()
 	f := newDPoPFixture(t, nil)
 	unbound := f.sp.sign(t, "at+jwt", f.sp.claims(map[string]any{"client_id": "web", "scope": "read"}))
 	requireOK(t, "alice read", f.send(http.MethodGet, "Bearer", unbound, ""))
@@ -278,6 +281,7 @@ func TestDPoPBearerStillWorks(t *testing.T) {
 // TestDPoPNonce runs the nonce dance of RFC 9449 §9 with
 // Config.RequireDPoPNonce.
 func TestDPoPNonce(t *testing.T) {
+	t.Parallel()
 	f := newDPoPFixture(t, func(c *Config) { c.RequireDPoPNonce = true })
 	get := func(nonce string) *httptest.ResponseRecorder {
 		return f.send(http.MethodGet, "DPoP", f.token, f.proof(t, f.key, f.token, nonce))
@@ -312,6 +316,7 @@ func TestDPoPNonce(t *testing.T) {
 // TestDPoPIntrospection binds an opaque token through the introspection
 // answer's cnf (RFC 9449 §6.2), added by shaped's hook.
 func TestDPoPIntrospection(t *testing.T) {
+	t.Parallel()
 	f := newDPoPFixture(t, nil)
 	opaque := f.sp.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice", Scopes: []string{"read"}})
 	f.sp.introspection = func(token string, answer map[string]any) {
@@ -329,6 +334,7 @@ func TestDPoPIntrospection(t *testing.T) {
 // scheme and host a trusted proxy forwards, the path before StripPrefix,
 // under BasePath.
 func TestDPoPBehindProxy(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		trusted     []netip.Prefix
@@ -395,6 +401,7 @@ func TestDPoPReplayAcrossReplicas(t *testing.T) {
 // TestReplayCacheBound: a full cache forgets its oldest ID, and then
 // refuses every proof as old as that one rather than miss its replay.
 func TestReplayCacheBound(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_000_000, 0)
 	c := newReplayCache(2)
 	id := func(s string) replayID { d := sha256.Sum256([]byte(s)); return replayID(d[:16]) }
@@ -411,6 +418,7 @@ func TestReplayCacheBound(t *testing.T) {
 // TestDPoPWithOidctestTokens presents oidctest's DPoP-bound tokens, a JWT
 // and an opaque token it introspects, with its proofs and faulty proofs.
 func TestDPoPWithOidctestTokens(t *testing.T) {
+	t.Parallel()
 	faults := map[oidctest.ProofFault]string{
 		oidctest.ProofWrongATH:           "invalid_dpop_proof",
 		oidctest.ProofHTUMismatch:        "invalid_dpop_proof",

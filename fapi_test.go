@@ -81,6 +81,7 @@ func newECKey(t *testing.T) *ecdsa.PrivateKey {
 }
 
 func TestPrivateKeyJWTLoginAndRefresh(t *testing.T) {
+	t.Parallel()
 	h, err := newFAPIHarness(t, newECKey(t), nil)
 	require.NoError(t, err)
 	h.login(h.client)
@@ -90,6 +91,7 @@ func TestPrivateKeyJWTLoginAndRefresh(t *testing.T) {
 }
 
 func TestPrivateKeyJWTWithAnUnregisteredKeyFailsTheLogin(t *testing.T) {
+	t.Parallel()
 	h, err := newFAPIHarness(t, newECKey(t), func(c *httpoidc.Config) {
 		c.ClientKey = &httpoidc.ClientKey{Signer: newECKey(t), KeyID: "k1"}
 	})
@@ -100,6 +102,7 @@ func TestPrivateKeyJWTWithAnUnregisteredKeyFailsTheLogin(t *testing.T) {
 }
 
 func TestPrivateKeyJWTIntrospection(t *testing.T) {
+	t.Parallel()
 	key := newECKey(t)
 	h, err := newFAPIHarness(t, key, func(c *httpoidc.Config) {
 		c.AccessTokenValidation = httpoidc.ValidateIntrospection
@@ -120,6 +123,7 @@ func TestPrivateKeyJWTIntrospection(t *testing.T) {
 }
 
 func TestClientKeyFromFile(t *testing.T) {
+	t.Parallel()
 	key := newECKey(t)
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	require.NoError(t, err)
@@ -156,6 +160,7 @@ func TestClientKeyFromFile(t *testing.T) {
 }
 
 func TestClientKeyConfigurationErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		configure func(*httpoidc.Config)
@@ -177,6 +182,7 @@ func TestClientKeyConfigurationErrors(t *testing.T) {
 }
 
 func TestPARLogin(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opt  oidctest.Option
@@ -245,6 +251,7 @@ func dpopAPI(t *testing.T, op *oidctest.Server) *httptest.Server {
 }
 
 func TestDPoPLoginUserInfoClientAndRefresh(t *testing.T) {
+	t.Parallel()
 	key := newECKey(t)
 	h, err := newFAPIHarness(t, newECKey(t), func(c *httpoidc.Config) { c.DPoP, c.DPoPKey = true, key },
 		oidctest.WithDPoPNonce(), oidctest.WithRequiredPAR())
@@ -279,6 +286,7 @@ func (stripDPoP) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestDPoPLoginRefusesAnUnboundToken(t *testing.T) {
+	t.Parallel()
 	h, err := newFAPIHarness(t, nil, func(c *httpoidc.Config) {
 		c.DPoP = true
 		c.HTTPClient = &http.Client{Transport: stripDPoP{}, Timeout: 10 * time.Second}
@@ -350,6 +358,7 @@ func TestDPoPClientFollowsTheResourceServersNonce(t *testing.T) {
 // Replicas share a DPoP key through DPoPKeyFile: the tokens are bound to
 // that key, whichever replica asked for them.
 func TestDPoPKeyFile(t *testing.T) {
+	t.Parallel()
 	key := newECKey(t)
 	b, err := json.Marshal(jose.JSONWebKey{Key: key})
 	require.NoError(t, err)

@@ -65,6 +65,7 @@ func FuzzSafeNext(f *testing.F) {
 }
 
 func TestSafeNextSeeds(t *testing.T) {
+	t.Parallel()
 	allowed := map[string]bool{"/": true, "/ok": true, "/ok?next=//evil.example": true, "/a/b?c=d#e": true, "/@evil.example": true}
 	for _, target := range openRedirectSeeds {
 		t.Run(target, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 // claim by claim, including those oidctest has no fault for (auth_time, a
 // changed sub, azp appearing).
 func TestRefreshedIDTokenContinuesTheLogin(t *testing.T) {
+	t.Parallel()
 	original := map[string]any{"iss": "https://op.example", "sub": "alice", "aud": "app", "azp": "app", "auth_time": float64(1000)}
 	tests := []struct {
 		name   string

@@ -21,6 +21,7 @@ import (
 // once the introspection cache has let it go, and that the refusal is
 // remembered for a few seconds only.
 func TestAcceptTokenRevocation(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil) // IntrospectionCacheTTL defaults to 30 s
 	tok := a.issue(oidctest.Opaque)
 	requireOK(t, "alice ", a.get(tok))
@@ -37,6 +38,7 @@ func TestAcceptTokenRevocation(t *testing.T) {
 }
 
 func TestAcceptTokenExpiredOpaque(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	tok := a.issueTTL(oidctest.Opaque, time.Minute)
 	a.op.Advance(2 * time.Minute)
@@ -47,6 +49,7 @@ func TestAcceptTokenExpiredOpaque(t *testing.T) {
 // refused when its exp has passed on the API's clock, although the
 // provider, whose clock is behind, calls the token active.
 func TestAcceptTokenIntrospectionClock(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) {
 		providerNow := c.Now
 		c.Now = func() time.Time { return providerNow().Add(2 * time.Hour) }
@@ -58,6 +61,7 @@ func TestAcceptTokenIntrospectionClock(t *testing.T) {
 // TestAcceptTokenRefreshToken checks that a refresh token, which the
 // provider's introspection calls active, is not accepted as a bearer token.
 func TestAcceptTokenRefreshToken(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	a.op.AddClient(oidctest.Client{ID: "api", Secret: "api-secret", RedirectURIs: []string{"http://127.0.0.1/cb"}})
 	a.op.AutoLogin("alice")
@@ -115,6 +119,7 @@ func TestAcceptTokenSingleFlight(t *testing.T) {
 // TestAcceptTokenGarbageFloodKeepsValidTokens checks that many distinct
 // bad tokens cannot push a valid token out of the cache.
 func TestAcceptTokenGarbageFloodKeepsValidTokens(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) { c.TokenCacheSize = 64 })
 	good := a.issue(oidctest.Opaque)
 	requireOK(t, "alice ", a.get(good))
@@ -128,6 +133,7 @@ func TestAcceptTokenGarbageFloodKeepsValidTokens(t *testing.T) {
 }
 
 func TestIntrospectionAuthMethods(t *testing.T) {
+	t.Parallel()
 	for _, method := range []string{AuthClientSecretPost, AuthClientSecretBasic, AuthBearer} {
 		t.Run(method, func(t *testing.T) {
 			a := newAPI(t, func(c *Config) { c.IntrospectionAuthMethod = method })
@@ -151,6 +157,7 @@ func TestIntrospectionAuthMethods(t *testing.T) {
 // TestIntrospectionBearerRevoked checks that a client credentials token the
 // provider ended early is replaced.
 func TestIntrospectionBearerRevoked(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) { c.IntrospectionAuthMethod = AuthBearer })
 	requireOK(t, "alice ", a.get(a.issue(oidctest.Opaque)))
 	a.op.Revoke(a.oc.resource.bearer.token)
@@ -192,6 +199,7 @@ func BenchmarkIntrospectionParallel(b *testing.B) {
 }
 
 func TestIntrospectionAudience(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		configured string // Config.Audience; empty: the default

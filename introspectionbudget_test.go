@@ -13,6 +13,7 @@ import (
 )
 
 func TestTokenBucket(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(1_000_000, 0)
 	tests := []struct {
 		name      string

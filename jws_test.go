@@ -20,6 +20,7 @@ import (
 // TestCompactJWS checks parseCompactJWS and verify against JWSs that
 // go-jose signs, and the forgeries RFC 8725 warns of.
 func TestCompactJWS(t *testing.T) {
+	t.Parallel()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

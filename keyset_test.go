@@ -41,6 +41,7 @@ func TestKeySetAlgorithms(t *testing.T) {
 // TestKeySetVerifiesIDTokens checks the key set as go-oidc's KeySet, the
 // way ID tokens are verified.
 func TestKeySetVerifiesIDTokens(t *testing.T) {
+	t.Parallel()
 	op := oidctest.NewServer()
 	defer op.Close()
 	op.AddClient(oidctest.Client{ID: "app", Secret: "app-secret"})

@@ -29,6 +29,7 @@ func postLogoutToken(t *testing.T, h *harness, token string) {
 // ends all of that user's sessions, however many (issue 11, finding 4:
 // the per-user index kept 20), and later logins work.
 func TestSubjectLogoutEndsEverySession(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	browsers := make([]*http.Client, 25)
 	for i := range browsers {
@@ -46,6 +47,7 @@ func TestSubjectLogoutEndsEverySession(t *testing.T) {
 // TestSessionLogoutEndsOnlyThatSession: a logout token with a sid ends the
 // logins of that provider session, not the user's other ones.
 func TestSessionLogoutEndsOnlyThatSession(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	other := newBrowser(t)
 	h.login(h.client)
@@ -83,6 +85,7 @@ func (g *refreshGate) RoundTrip(req *http.Request) (*http.Response, error) {
 // tokens when the user is logged out does not bring the login back when
 // it saves the session (issue 11, finding 3).
 func TestLogoutWinsOverConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		logout func(t *testing.T, h *harness, sid string)

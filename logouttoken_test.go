@@ -17,6 +17,7 @@ import (
 // tokens, which lack exp: refused by default, accepted with
 // InsecureAcceptLogoutTokensWithoutExp only while recent and only once.
 func TestLogoutTokenWithoutExp(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	app := func(t *testing.T, optIn bool) http.Handler {
 		oc, err := New(context.Background(), Config{

@@ -20,6 +20,7 @@ import (
 )
 
 func TestRequireLoginRedirectsOnlyNavigations(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	tests := []struct {
 		name     string
@@ -60,6 +61,7 @@ func TestRequireLoginRedirectsOnlyNavigations(t *testing.T) {
 }
 
 func TestRequireLoginLetsPreflightThrough(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	req, err := http.NewRequest(http.MethodOptions, h.app.URL+"/login", nil)
 	require.NoError(t, err)
@@ -70,6 +72,7 @@ func TestRequireLoginLetsPreflightThrough(t *testing.T) {
 }
 
 func TestRequireLoginWithoutHandlerIsAnError(t *testing.T) {
+	t.Parallel()
 	oc, err := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(oc.Close)
@@ -79,6 +82,7 @@ func TestRequireLoginWithoutHandlerIsAnError(t *testing.T) {
 }
 
 func TestCustomUserType(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		newUser func(context.Context, *httpoidc.User) (any, error)
@@ -112,6 +116,7 @@ func TestCustomUserType(t *testing.T) {
 }
 
 func TestUserNeverPrintsTokens(t *testing.T) {
+	t.Parallel()
 	u := &httpoidc.User{Subject: "alice", Email: "a@example.com", AccessToken: "secret-access", RefreshToken: "secret-refresh", IDToken: "secret-id"}
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "user", u)
@@ -123,6 +128,7 @@ func TestUserNeverPrintsTokens(t *testing.T) {
 }
 
 func TestUserFromWithoutHandlerIsAnonymous(t *testing.T) {
+	t.Parallel()
 	u := httpoidc.UserFrom(context.Background())
 	require.NotNil(t, u)
 	require.False(t, u.LoggedIn())
@@ -133,6 +139,7 @@ var retryLink = regexp.MustCompile(`<a class="button" id="retry" href="([^"]*)">
 // TestErrorPagesOfferRetry: every error page a browser sees has one link
 // on, back to where the user started, on this site only.
 func TestErrorPagesOfferRetry(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		configure func(*httpoidc.Config)

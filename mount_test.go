@@ -16,6 +16,7 @@ import (
 )
 
 func TestSafeRedirect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		base, target, want string
 	}{
@@ -88,6 +89,7 @@ func mountedHarness(t *testing.T, strip bool) *harness {
 }
 
 func TestBasePathKeepsUsersInsideTheApp(t *testing.T) {
+	t.Parallel()
 	for _, strip := range []bool{true, false} {
 		t.Run(fmt.Sprintf("prefix stripped before Handler: %t", strip), func(t *testing.T) {
 			h := mountedHarness(t, strip)
@@ -116,6 +118,7 @@ func TestBasePathKeepsUsersInsideTheApp(t *testing.T) {
 }
 
 func TestLoginHandler(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/signin", h.oc.LoginHandler())
@@ -151,6 +154,7 @@ func TestLoginHandler(t *testing.T) {
 }
 
 func TestEndSessionURLForProvidersWithoutOne(t *testing.T) {
+	t.Parallel()
 	t.Run("none: local logout", func(t *testing.T) {
 		h := newHarness(t, nil, oidctest.WithoutEndSession())
 		h.login(h.client)
@@ -184,6 +188,7 @@ func TestEndSessionURLForProvidersWithoutOne(t *testing.T) {
 }
 
 func TestRedirectURIMustEndInCallbackPath(t *testing.T) {
+	t.Parallel()
 	op := oidctest.NewServer()
 	defer op.Close()
 	op.AddClient(oidctest.Client{ID: "app", Secret: "s", RedirectURIs: []string{"https://app.example/oidc_callback"}})
@@ -206,6 +211,7 @@ func TestRedirectURIMustEndInCallbackPath(t *testing.T) {
 }
 
 func TestRedirectURIUnderBasePath(t *testing.T) {
+	t.Parallel()
 	op := oidctest.NewServer()
 	defer op.Close()
 	op.AddClient(oidctest.Client{ID: "app", Secret: "s", RedirectURIs: []string{"https://app.example/authorize", "https://app.example/app/authorize"}})

@@ -222,6 +222,7 @@ func (h *harness) callbackURL(client *http.Client) string {
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	require.False(t, h.loggedIn(h.client))
 
@@ -257,6 +258,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginReturnsToRequestedPage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	resp, body := h.get(h.client, "/me?x=1", "Accept", "text/html")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
@@ -265,6 +267,7 @@ func TestLoginReturnsToRequestedPage(t *testing.T) {
 }
 
 func TestLoginWithoutUserInfo(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *httpoidc.Config) { c.DisableUserInfo = true })
 	h.login(h.client)
 	require.Equal(t, 0, h.op.Requests(oidctest.EndpointUserInfo))
@@ -275,6 +278,7 @@ func TestLoginWithoutUserInfo(t *testing.T) {
 // the user stay out of the profile, from the ID token and from userinfo,
 // which Ory Hydra fills with its ID token's claims, its own rat included.
 func TestProfileLeavesOutProtocolClaims(t *testing.T) {
+	t.Parallel()
 	for _, disableUserInfo := range []bool{false, true} {
 		h := newHarness(t, func(c *httpoidc.Config) { c.DisableUserInfo = disableUserInfo })
 		h.op.AddUser(oidctest.User{Subject: "alice", Claims: map[string]any{"email": "alice@example.com", "rat": 1700000000}})
@@ -286,11 +290,13 @@ func TestProfileLeavesOutProtocolClaims(t *testing.T) {
 }
 
 func TestClientSecretBasic(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *httpoidc.Config) { c.ClientAuthMethod = httpoidc.AuthClientSecretBasic })
 	h.login(h.client)
 }
 
 func TestStateIsBoundToBrowserAndSingleUse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	callback := h.callbackURL(h.client)
 
@@ -323,6 +329,7 @@ func TestStateIsBoundToBrowserAndSingleUse(t *testing.T) {
 }
 
 func TestCallbackWithoutState(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	resp, body := h.get(h.client, "/authorize?code=abc")
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
@@ -330,6 +337,7 @@ func TestCallbackWithoutState(t *testing.T) {
 }
 
 func TestTwoTabsLogInAtOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	first := h.callbackURL(h.client)
 	second := h.callbackURL(h.client)
@@ -344,6 +352,7 @@ func TestTwoTabsLogInAtOnce(t *testing.T) {
 }
 
 func TestSessionIDRenewedAtLoginAndLogout(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	appURL, _ := url.Parse(h.app.URL)
 	cookie := func() string {
@@ -379,6 +388,7 @@ func TestSessionIDRenewedAtLoginAndLogout(t *testing.T) {
 }
 
 func TestProviderDownAtStart(t *testing.T) {
+	t.Parallel()
 	op := oidctest.NewServer()
 	t.Cleanup(op.Close)
 	op.AddClient(oidctest.Client{ID: "app", Secret: "s", RedirectURIs: []string{"http://127.0.0.1:1/authorize"}})
@@ -404,6 +414,7 @@ func TestProviderDownAtStart(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  httpoidc.Config
@@ -459,6 +470,7 @@ func TestCloseStopsWhatNewStarted(t *testing.T) {
 // is configured or discovered, unless InsecureHTTPProvider says it is a
 // test set-up.
 func TestProviderURLsMustUseHTTPS(t *testing.T) {
+	t.Parallel()
 	configured := []struct {
 		name    string
 		secrets httpoidc.ClientSecrets
@@ -551,6 +563,7 @@ func TestProviderURLsMustUseHTTPS(t *testing.T) {
 // session of its choosing in the browser (login CSRF). Plain http on
 // loopback cannot hold a Secure cookie and keeps the plain name.
 func TestSessionCookieCannotBePlantedBySubdomains(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		redirect string
 		name     string

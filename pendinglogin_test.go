@@ -162,6 +162,7 @@ func TestAnonymousVisitorsStoreNothing(t *testing.T) {
 // and bound to its state; a changed cookie, or one moved to another
 // state's name, is refused and logs nobody in.
 func TestPendingLoginCookieCannotBeForgedOrMoved(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		attack func(t *testing.T, h *harness, first, second string)
@@ -209,6 +210,7 @@ func TestPendingLoginCookieCannotBeForgedOrMoved(t *testing.T) {
 // TestPendingLoginExpiresAfterTenMinutes: the provider has ten minutes to
 // send the user back.
 func TestPendingLoginExpiresAfterTenMinutes(t *testing.T) {
+	t.Parallel()
 	for _, wait := range []time.Duration{9 * time.Minute, 11 * time.Minute} {
 		t.Run(wait.String(), func(t *testing.T) {
 			h := newHarness(t, nil)
@@ -231,6 +233,7 @@ func TestPendingLoginExpiresAfterTenMinutes(t *testing.T) {
 // TestPendingLoginsPerBrowserAreBounded: several tabs may log in at once,
 // but a browser holds at most three pending logins; the oldest goes first.
 func TestPendingLoginsPerBrowserAreBounded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	var callbacks []string
 	for range 5 {
@@ -291,6 +294,7 @@ func TestCookieSecretMustBeLongEnough(t *testing.T) {
 // spare for the application's own cookies; a return path too long to keep
 // comes back home instead.
 func TestPendingLoginCookiesFitBehindProxies(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	// Each "<" is six bytes in the sealed JSON; the return path is as long
 	// as safeNext accepts.

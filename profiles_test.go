@@ -123,6 +123,7 @@ func providerCases() []providerCase {
 // their documentation and source, not the real providers; interop/ runs
 // the real Ory Hydra and zitadel OP.
 func TestProviderProfiles(t *testing.T) {
+	t.Parallel()
 	for _, c := range providerCases() {
 		t.Run(c.name, func(t *testing.T) {
 			op := oidctest.NewServer(oidctest.WithProfile(c.profile))
@@ -214,6 +215,7 @@ func TestProviderProfiles(t *testing.T) {
 // TestProviderProfiles it runs against oidctest profiles reproduced from
 // the providers' documentation, not the providers.
 func TestProviderLogoutTokens(t *testing.T) {
+	t.Parallel()
 	for _, p := range oidctest.Profiles() {
 		for _, optIn := range []bool{false, true} {
 			op := oidctest.NewServer(oidctest.WithProfile(p))
@@ -260,6 +262,7 @@ func TestProviderLogoutTokens(t *testing.T) {
 // and back to the app, logged out. Profiles reproduced from the
 // providers' documentation, not the providers.
 func TestProviderLogoutURLs(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		profile oidctest.Profile
 		path    string

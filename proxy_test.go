@@ -126,6 +126,7 @@ func (h *proxyHarness) echo(path string, header http.Header) echoed {
 }
 
 func TestProxyLogsInAndForwardsIdentity(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{})
 	resp, _ := h.do(noRedirects(h.client), http.MethodGet, "/app/page?x=1", nil)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -144,6 +145,7 @@ func TestProxyLogsInAndForwardsIdentity(t *testing.T) {
 }
 
 func TestProxyRemovesSpoofedIdentityHeaders(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		pc   httpoidc.ProxyConfig
@@ -188,6 +190,7 @@ func TestProxyRemovesSpoofedIdentityHeaders(t *testing.T) {
 }
 
 func TestProxyPassesTokens(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{PassAccessToken: true, PassAuthorizationHeader: true})
 	e := h.echo("/", http.Header{"Authorization": {"Bearer client-sent"}})
 	require.NotEmpty(t, e.Header.Get("X-Forwarded-Access-Token"))
@@ -197,6 +200,7 @@ func TestProxyPassesTokens(t *testing.T) {
 }
 
 func TestProxyForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
 	sent := http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.com"}, "X-Forwarded-For": {"203.0.113.7"}}
 	tests := []struct {
 		name                string
@@ -223,6 +227,7 @@ func TestProxyForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestProxyAuthEndpoint(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{SetXAuthRequest: true, SetAuthorizationHeader: true, PassAccessToken: true})
 	resp, _ := h.do(noRedirects(h.client), http.MethodGet, "/oauth2/auth", nil)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "auth_request wants 401, never a redirect")
@@ -243,6 +248,7 @@ func TestProxyAuthEndpoint(t *testing.T) {
 }
 
 func TestProxyBearerTokens(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{AcceptBearerTokens: true, BearerScopes: []string{"read"}})
 	token := func(scopes ...string) string {
 		return h.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "proxy", Subject: "svc", Scopes: scopes, Format: oidctest.JWT})
@@ -283,6 +289,7 @@ func TestProxyBearerTokens(t *testing.T) {
 }
 
 func TestProxyAnonymousRequests(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{})
 	client := noRedirects(h.client)
 	tests := []struct {
@@ -310,6 +317,7 @@ func TestProxyAnonymousRequests(t *testing.T) {
 }
 
 func TestProxySignInPage(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{SignInPage: true})
 	client := noRedirects(h.client)
 	resp, body := h.do(client, http.MethodGet, "/page?a=b", http.Header{"Accept": {"text/html"}})
@@ -328,6 +336,7 @@ func TestProxySignInPage(t *testing.T) {
 }
 
 func TestProxySignOut(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{})
 	h.echo("/", nil)
 	// Stop back at rd: oidctest's AutoLogin would log in again from there.
@@ -349,6 +358,7 @@ func TestProxySignOut(t *testing.T) {
 }
 
 func TestProxyUpstreamDown(t *testing.T) {
+	t.Parallel()
 	h := newProxyHarness(t, nil, httpoidc.ProxyConfig{})
 	h.echo("/", nil)
 	h.upstream.Close()
@@ -360,6 +370,7 @@ func TestProxyUpstreamDown(t *testing.T) {
 }
 
 func TestProxyUpstreamTimeout(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -374,6 +385,7 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 }
 
 func TestProxyStreams(t *testing.T) {
+	t.Parallel()
 	next := make(chan struct{})
 	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -403,6 +415,7 @@ func TestProxyStreams(t *testing.T) {
 }
 
 func TestProxyWebSocketUpgrade(t *testing.T) {
+	t.Parallel()
 	// A minimal upgrade, enough to see the connection switch protocols
 	// and carry bytes both ways; WebSocket framing is the peers' business.
 	upgrade := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -451,6 +464,7 @@ func TestProxyWebSocketUpgrade(t *testing.T) {
 }
 
 func TestProxyRejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	op := oidctest.NewServer()
 	t.Cleanup(op.Close)
 	op.AddClient(oidctest.Client{ID: "proxy", Secret: "s", RedirectURIs: []string{"http://127.0.0.1:1/authorize"}})

@@ -159,6 +159,7 @@ func formRequest(body string) *http.Request {
 }
 
 func TestAcceptTokenAnswers(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) { c.AcceptFormToken = true })
 	jwt := a.issue(oidctest.JWT, "read", "write")
 	opaque := a.issue(oidctest.Opaque, "read", "write")
@@ -255,6 +256,7 @@ func header(value string) func() *http.Request {
 // TestAcceptTokenFormTokenNeedsOptIn checks that a form token is ignored
 // unless Config.AcceptFormToken is set.
 func TestAcceptTokenFormTokenNeedsOptIn(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	requireAnswer(t, answerMissing, a.serve(formRequest("access_token="+a.issue(oidctest.JWT))))
 }
@@ -353,6 +355,7 @@ func mustPayload(t *testing.T, jwt string) []byte {
 }
 
 func TestAcceptTokenContext(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	for _, format := range []oidctest.AccessTokenFormat{oidctest.JWT, oidctest.Opaque} {
 		raw := a.issue(format, "openid", "read")
@@ -380,6 +383,7 @@ func TestAcceptTokenContext(t *testing.T) {
 }
 
 func TestTokenNeverPrinted(t *testing.T) {
+	t.Parallel()
 	tok := &Token{Subject: "alice", ClientID: "api", Scopes: []string{"read"}, raw: "secret-token-value"}
 	var logs strings.Builder
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("token", "tok", tok, "value", *tok)
@@ -390,6 +394,7 @@ func TestTokenNeverPrinted(t *testing.T) {
 }
 
 func TestScopeClaims(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		claims string
@@ -430,6 +435,7 @@ func TestScopeClaims(t *testing.T) {
 
 // TestAcceptTokenScopes checks that every required scope is needed.
 func TestAcceptTokenScopes(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	insufficient := func(scope string) answer {
 		return answer{http.StatusForbidden, `Bearer realm="httpoidc", error="insufficient_scope", error_description="the access token lacks a required scope", scope="` + scope + `"`, bodyInsufficientScope}
@@ -445,6 +451,7 @@ func TestAcceptTokenScopes(t *testing.T) {
 }
 
 func TestAcceptTokenRefusesBadScopes(t *testing.T) {
+	t.Parallel()
 	oc, err := New(context.Background(), Config{Disabled: true})
 	require.NoError(t, err)
 	t.Cleanup(oc.Close)
@@ -457,6 +464,7 @@ func TestAcceptTokenRefusesBadScopes(t *testing.T) {
 // TestAcceptTokenCacheExpiresAtExp checks that a cached JWT is refused as
 // soon as it expires, however long TokenCacheTTL is.
 func TestAcceptTokenCacheExpiresAtExp(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) { c.ClockSkew = -1; c.TokenCacheTTL = 24 * time.Hour })
 	tok := a.issueTTL(oidctest.JWT, 2*time.Minute)
 	d := digest(sha256.Sum256([]byte(tok)))
@@ -472,6 +480,7 @@ func TestAcceptTokenCacheExpiresAtExp(t *testing.T) {
 }
 
 func TestAcceptTokenClockSkew(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil) // ClockSkew defaults to a minute
 	tok := a.issueTTL(oidctest.JWT, time.Minute)
 	a.op.Advance(time.Minute + 30*time.Second)
@@ -481,6 +490,7 @@ func TestAcceptTokenClockSkew(t *testing.T) {
 }
 
 func TestAcceptTokenCacheDisabled(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) { c.IntrospectionCacheTTL = -1; c.TokenCacheTTL = -1 })
 	opaque, jwt := a.issue(oidctest.Opaque), a.issue(oidctest.JWT)
 	for range 3 {
@@ -494,6 +504,7 @@ func TestAcceptTokenCacheDisabled(t *testing.T) {
 }
 
 func TestAcceptTokenValidationModes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		mode          string
@@ -520,12 +531,14 @@ func TestAcceptTokenValidationModes(t *testing.T) {
 // validation is not given a second chance at the introspection endpoint,
 // even though the provider would call it active.
 func TestAcceptTokenFailedJWTNotIntrospected(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, func(c *Config) { c.Audience = "another-api" })
 	requireAnswer(t, answerInvalidToken, a.get(a.issue(oidctest.JWT)))
 	require.Zero(t, a.op.Requests(oidctest.EndpointIntrospection))
 }
 
 func TestAcceptTokenProviderUnavailable(t *testing.T) {
+	t.Parallel()
 	t.Run("discovery down", func(t *testing.T) {
 		a := newAPI(t, func(c *Config) { c.LazyDiscovery = true })
 		a.op.SetFault(oidctest.FaultDiscoveryDown, true)
@@ -581,6 +594,7 @@ func TestAcceptTokenProviderUnavailable(t *testing.T) {
 // TestAcceptTokenResourceServerOnly checks AcceptToken without Handler and
 // that it sets no cookie.
 func TestAcceptTokenResourceServerOnly(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	protected := a.oc.AcceptToken()(echo)
 	wrapped := a.oc.Handler(protected)
@@ -684,6 +698,7 @@ func (n noNetwork) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestAcceptTokenDisabled(t *testing.T) {
+	t.Parallel()
 	profile := map[string]any{"sub": "tester", "email": "tester@example.com"}
 	tests := []struct {
 		name    string

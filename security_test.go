@@ -216,6 +216,7 @@ func runSecurityCases(t *testing.T, cases []securityCase) {
 
 // TestSecurityTableInREADME keeps the README's tables of cases true.
 func TestSecurityTableInREADME(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	for _, tc := range slices.Concat(securityCases, logoutTokenCases, refreshCases, logoutRequestCases) {
@@ -277,6 +278,7 @@ var logoutTokenCases = []securityCase{
 // TestLogoutTokensCheckedAsBackchannelLogoutSays: a logout token ends
 // sessions only if it passes every check of Back-Channel Logout 1.0 §2.6.
 func TestLogoutTokensCheckedAsBackchannelLogoutSays(t *testing.T) {
+	t.Parallel()
 	runSecurityCases(t, logoutTokenCases)
 }
 
@@ -316,6 +318,7 @@ var refreshCases = []securityCase{
 // would not pass at login, or that belongs to another authentication,
 // ends the login.
 func TestRefreshedIDTokensCheckedAsAtLogin(t *testing.T) {
+	t.Parallel()
 	runSecurityCases(t, refreshCases)
 }
 
@@ -380,12 +383,14 @@ var logoutRequestCases = []securityCase{
 // TestLogoutOnlyFromThisSite: another site cannot end a session by sending
 // the browser to /logout; the user is asked instead.
 func TestLogoutOnlyFromThisSite(t *testing.T) {
+	t.Parallel()
 	runSecurityCases(t, logoutRequestCases)
 }
 
 // TestIDTokenIsNotAnAccessToken presents a user's ID token, whose aud is the
 // client ID (AcceptToken's default audience), to an API.
 func TestIDTokenIsNotAnAccessToken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	idToken := h.me(h.client)["id_token"].(string)

@@ -29,6 +29,7 @@ import (
 )
 
 func TestRefreshOnExpiry(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	before := h.me(h.client)
@@ -47,6 +48,7 @@ func TestRefreshOnExpiry(t *testing.T) {
 }
 
 func TestRefreshRefusedSendsUserThroughLogin(t *testing.T) {
+	t.Parallel()
 	for _, preserve := range []bool{false, true} {
 		t.Run(map[bool]string{false: "to root", true: "preserving next"}[preserve], func(t *testing.T) {
 			h := newHarness(t, func(c *httpoidc.Config) { c.PreserveNextOnError = preserve })
@@ -69,6 +71,7 @@ func TestRefreshRefusedSendsUserThroughLogin(t *testing.T) {
 }
 
 func TestRefreshRefusedOnAPIRequestIs401(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	h.op.Revoke(h.me(h.client)["refresh_token"].(string))
@@ -79,6 +82,7 @@ func TestRefreshRefusedOnAPIRequestIs401(t *testing.T) {
 }
 
 func TestRefreshKeepsLoginWhenProviderDown(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	h.op.Advance(2 * time.Hour)
@@ -91,6 +95,7 @@ func TestRefreshKeepsLoginWhenProviderDown(t *testing.T) {
 }
 
 func TestConcurrentRefreshMakesOneTokenRequest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	h.op.Advance(2 * time.Hour)
@@ -124,6 +129,7 @@ func TestConcurrentRefreshMakesOneTokenRequest(t *testing.T) {
 }
 
 func TestLocalLogout(t *testing.T) {
+	t.Parallel()
 	loggedOut := make(chan string, 1)
 	h := newHarness(t, func(c *httpoidc.Config) {
 		c.OnLogout = func(_ context.Context, u *httpoidc.User, _ httpoidc.LogoutReason) { loggedOut <- u.Subject }
@@ -138,6 +144,7 @@ func TestLocalLogout(t *testing.T) {
 }
 
 func TestRPInitiatedLogout(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	idToken := h.me(h.client)["id_token"].(string)
@@ -165,6 +172,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 }
 
 func TestLogoutNextIsSameOriginOnly(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ next, want string }{
 		{"/bye?x=1", "/bye?x=1"},
 		{"//evil.example/", "/"},
@@ -188,6 +196,7 @@ func TestLogoutNextIsSameOriginOnly(t *testing.T) {
 }
 
 func TestBackchannelLogout(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		token func(h *harness, idTokenClaims map[string]any) string
@@ -255,6 +264,7 @@ func TestBackchannelLogoutRetriedAfterAStoreFailureEndsTheLogin(t *testing.T) {
 }
 
 func TestBackchannelLogoutRejectsBadTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.login(h.client)
 	forOtherClient := h.op.LogoutToken("other", "alice", "")
@@ -285,6 +295,7 @@ func TestBackchannelLogoutRejectsBadTokens(t *testing.T) {
 }
 
 func TestSessionCookie(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	resp, err := noRedirects(h.client).Get(h.app.URL + "/login")
 	require.NoError(t, err)
@@ -425,6 +436,7 @@ func TestReplicasShareSessionsOverRedis(t *testing.T) {
 // refresh token they are renewed once per lifetime, not per request;
 // without one the login lasts as long as the session.
 func TestShortLivedTokensNeverEndTheLogin(t *testing.T) {
+	t.Parallel()
 	for _, withRefresh := range []bool{true, false} {
 		t.Run(map[bool]string{true: "with refresh tokens", false: "without refresh tokens"}[withRefresh], func(t *testing.T) {
 			opts := []oidctest.Option{oidctest.WithAccessTokenTTL(5 * time.Second)}
@@ -461,6 +473,7 @@ func TestShortLivedTokensNeverEndTheLogin(t *testing.T) {
 // store for the other replicas). Each refresh still gets new tokens: the
 // app is never handed an access token the provider has expired.
 func TestRefreshNeverReusesAResultThatNeedsRefreshing(t *testing.T) {
+	t.Parallel()
 	for name, configure := range map[string]func(*httpoidc.Config){
 		"in the process":       nil,
 		"shared session store": func(c *httpoidc.Config) { c.SessionStore = memstore.NewWithCleanupInterval(0) },

@@ -24,6 +24,7 @@ import (
 type appValue struct{ Cart []string }
 
 func TestSessionCodecRoundTrip(t *testing.T) {
+	t.Parallel()
 	gob.Register(appValue{})
 	deadline := time.Unix(1_800_000_000, 123456789)
 	tests := []struct {
@@ -53,6 +54,7 @@ func TestSessionCodecRoundTrip(t *testing.T) {
 // TestSessionCodecReadsGob: every record scs's GobCodec wrote, as
 // httpoidc's session manager did before this codec, decodes unchanged.
 func TestSessionCodecReadsGob(t *testing.T) {
+	t.Parallel()
 	gob.Register(appValue{})
 	deadline := time.Now().Add(time.Hour).Round(0)
 	values := map[string]any{sessionKey: `{"v":1}`, "cart": appValue{Cart: []string{"a", "b"}}}
@@ -66,6 +68,7 @@ func TestSessionCodecReadsGob(t *testing.T) {
 }
 
 func TestSessionCodecMalformed(t *testing.T) {
+	t.Parallel()
 	good, err := sessionCodec{}.Encode(time.Now(), map[string]any{"k": "value"})
 	require.NoError(t, err)
 	tests := map[string][]byte{
@@ -108,6 +111,7 @@ func FuzzSessionCodec(f *testing.F) {
 // as earlier releases stored it (scs's GobCodec), and checks that the user
 // is still logged in, and that the next save uses the binary form.
 func TestSessionStoredByEarlierRelease(t *testing.T) {
+	t.Parallel()
 	op := oidctest.NewServer()
 	t.Cleanup(op.Close)
 	var handler http.Handler

@@ -9,6 +9,7 @@ import (
 )
 
 func TestDecodedSessions(t *testing.T) {
+	t.Parallel()
 	stored := func(sub string) string {
 		raw, err := json.Marshal(sessionData{Version: sessionVersion, Login: &loginData{
 			Subject: sub, Profile: map[string]any{"email": sub + "@example.com", "groups": []any{"staff"}, "address": map[string]any{"country": "NL"}},

@@ -18,6 +18,7 @@ import (
 )
 
 func TestDisabled(t *testing.T) {
+	t.Parallel()
 	profile := map[string]any{"sub": "tester", "email": "tester@example.com", "groups": []any{"g1"}}
 	tests := []struct {
 		name    string
@@ -57,6 +58,7 @@ func TestDisabled(t *testing.T) {
 }
 
 func TestDisabledProfileIsNotShared(t *testing.T) {
+	t.Parallel()
 	oc, err := httpoidc.New(context.Background(), httpoidc.Config{Disabled: true, TestingProfile: map[string]any{"sub": "t", "email": "t@example.com"}})
 	require.NoError(t, err)
 	t.Cleanup(oc.Close)

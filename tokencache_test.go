@@ -10,6 +10,7 @@ import (
 )
 
 func TestTokenCacheBound(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, 10, 1000, 10000} {
 		c := newTokenCache(size)
 		now := time.Now()
@@ -29,6 +30,7 @@ func TestTokenCacheBound(t *testing.T) {
 // TestTokenCachePrefersExpiredVictims checks that a full cache evicts an
 // expired entry rather than a live one when its sample holds one.
 func TestTokenCachePrefersExpiredVictims(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	for trial := range 500 {
 		c := newTokenCache(64)

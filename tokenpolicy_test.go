@@ -167,6 +167,7 @@ func (sp *shaped) api(t *testing.T, logs *bytes.Buffer, configure func(*Config))
 // access, ID, refresh and logout tokens, signed with a key the provider
 // publishes, to AcceptToken.
 func TestTokenPolicyJWT(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	idToken := map[string]any{"azp": "api", "auth_time": sp.op.Now().Unix(), "email": "alice@example.com"}
 	with := func(base map[string]any, extra map[string]any) map[string]any {
@@ -277,6 +278,7 @@ func TestTokenPolicyJWT(t *testing.T) {
 // TestTokenPolicyIntrospection presents opaque tokens whose introspection
 // answers are shaped as providers document them.
 func TestTokenPolicyIntrospection(t *testing.T) {
+	t.Parallel()
 	set := func(values map[string]any) func(string, map[string]any) {
 		return func(_ string, answer map[string]any) {
 			for k, v := range values {
@@ -344,6 +346,7 @@ func TestTokenPolicyIntrospection(t *testing.T) {
 // API is not replayed here. Providers' own audiences (Keycloak's
 // "account") and the allowed clients name no other API.
 func TestIntrospectionRefusesOwnClientsTokensForAnotherAPI(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		client    string
@@ -386,6 +389,7 @@ func TestIntrospectionRefusesOwnClientsTokensForAnotherAPI(t *testing.T) {
 // introspection is refused even when the provider calls it an active
 // access token, as Dex does.
 func TestTokenPolicyIntrospectedIDToken(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	sp.introspection = func(token string, answer map[string]any) {
 		if strings.Count(token, ".") == 2 {
@@ -418,6 +422,7 @@ func TestTokenPolicyIntrospectedIDToken(t *testing.T) {
 // TestTokenPolicyRefusalLog checks the line that tells the operator which
 // claim failed and what to set: once a minute at most, never the token.
 func TestTokenPolicyRefusalLog(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	var logs bytes.Buffer
 	a := sp.api(t, &logs, nil)
@@ -448,6 +453,7 @@ func TestTokenPolicyRefusalLog(t *testing.T) {
 // TestTokenPolicyInsecureWarnings checks that the Insecure settings are
 // announced at New.
 func TestTokenPolicyInsecureWarnings(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	var logs bytes.Buffer
 	sp.api(t, &logs, func(c *Config) {
@@ -463,6 +469,7 @@ func TestTokenPolicyInsecureWarnings(t *testing.T) {
 // introspection endpoint takes client_secret_basic only and says so in its
 // discovery document.
 func TestIntrospectionAuthFromDiscovery(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	sp.basicOnly = true
 	sp.discovery = func(doc map[string]any) {
@@ -473,6 +480,7 @@ func TestIntrospectionAuthFromDiscovery(t *testing.T) {
 }
 
 func TestChooseAuthMethod(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		configured string
 		supported  []string
@@ -495,6 +503,7 @@ func TestChooseAuthMethod(t *testing.T) {
 // endpoint refusing the API's credentials is reported as what it is: an
 // error log naming the fix, and 500, not an outage to wait out.
 func TestIntrospectionRefusedIsConfigError(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	tok := sp.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice"})
 	for _, tt := range []struct{ method, want string }{
@@ -527,6 +536,7 @@ func TestIntrospectionRefusedIsConfigError(t *testing.T) {
 // discovery document has no introspection endpoint: opaque tokens are
 // refused, and the log says where to configure the endpoint.
 func TestOpaqueTokenWithoutIntrospectionEndpoint(t *testing.T) {
+	t.Parallel()
 	sp := newShaped(t)
 	sp.discovery = func(doc map[string]any) { delete(doc, "introspection_endpoint") }
 	var logs bytes.Buffer
@@ -542,6 +552,7 @@ func TestOpaqueTokenWithoutIntrospectionEndpoint(t *testing.T) {
 // TestNewFailsWhenValidationCannotWork checks that a validation mode the
 // provider cannot serve fails at New, not at every request.
 func TestNewFailsWhenValidationCannotWork(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		discovery func(map[string]any)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestUserInfo(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, nil)
 	tokenFor := func(raw string) *Token {
 		var tok *Token
