@@ -240,7 +240,7 @@ func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginD
 		if err != nil {
 			return nil, err
 		}
-		if err := oc.authorizeRefreshed(context.WithoutCancel(ctx), fresh); err != nil {
+		if err := oc.authorizeRefreshed(ctx, fresh); err != nil {
 			return nil, err
 		}
 		r.mu.Lock()
