@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/redis/go-redis/v9"
@@ -399,18 +397,7 @@ func TestReplicasShareSessionsOverRedis(t *testing.T) {
 	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
 	require.NoError(t, err)
 
-	newReplica := func() *httptest.Server {
-		sessions := scs.New()
-		sessions.Store = goredisstore.New(rdb)
-		oc, err := httpoidc.New(context.Background(), httpoidc.Config{
-			ClientSecrets: secrets, Sessions: sessions, Now: op.Now, Logger: slog.New(slog.DiscardHandler),
-		})
-		require.NoError(t, err)
-		t.Cleanup(oc.Close)
-		srv := httptest.NewServer(oc.Handler(testApp(oc)))
-		t.Cleanup(srv.Close)
-		return srv
-	}
+	newReplica := redisReplicas(t, rdb, op, secrets)
 	a, b := newReplica(), newReplica()
 	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
 

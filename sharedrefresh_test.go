@@ -90,7 +90,22 @@ func replicaPair(t *testing.T) (*harness, []*httptest.Server) {
 	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
 	require.NoError(t, err)
 
-	newReplica := func() *httptest.Server {
+	newReplica := redisReplicas(t, rdb, op, secrets)
+	replicas := []*httptest.Server{newReplica(), newReplica()}
+	// The browser logs in through the public URL, served by the first
+	// replica; cookies for 127.0.0.1 go to every port, so both replicas
+	// then see the same session.
+	target, _ := url.Parse(replicas[0].URL)
+	proxy.Store(httputil.NewSingleHostReverseProxy(target))
+	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
+	h.login(h.client)
+	return h, replicas
+}
+
+// redisReplicas returns a function that starts one more replica of the
+// application, with its own OpenIDConnect and server, its sessions in rdb.
+func redisReplicas(t *testing.T, rdb *redis.Client, op *oidctest.Server, secrets *httpoidc.ClientSecrets) func() *httptest.Server {
+	return func() *httptest.Server {
 		sessions := scs.New()
 		sessions.Store = goredisstore.New(rdb)
 		oc, err := httpoidc.New(context.Background(), httpoidc.Config{
@@ -102,15 +117,6 @@ func replicaPair(t *testing.T) (*harness, []*httptest.Server) {
 		t.Cleanup(srv.Close)
 		return srv
 	}
-	replicas := []*httptest.Server{newReplica(), newReplica()}
-	// The browser logs in through the public URL, served by the first
-	// replica; cookies for 127.0.0.1 go to every port, so both replicas
-	// then see the same session.
-	target, _ := url.Parse(replicas[0].URL)
-	proxy.Store(httputil.NewSingleHostReverseProxy(target))
-	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
-	h.login(h.client)
-	return h, replicas
 }
 
 // TestReplicasShareARefusedRefresh: when the provider refuses the refresh
