@@ -163,6 +163,7 @@ func (oc *OpenIDConnect) ReverseProxy(upstream *url.URL, pc ProxyConfig) (http.H
 		// response without a length (a stream, server-sent events) itself.
 	}
 	p.bearer = oc.AcceptToken(pc.BearerScopes...)
+	p.authorizedToken = p.bearer(http.HandlerFunc(p.writeAuthorized))
 	routes := http.NewServeMux()
 	routes.HandleFunc(pc.Prefix+"/auth", p.serveAuth)
 	routes.HandleFunc(pc.Prefix+"/sign_in", p.serveSignIn)
@@ -192,7 +193,9 @@ type reverseProxy struct {
 	upstream *url.URL
 	forward  *httputil.ReverseProxy
 	bearer   func(http.Handler) http.Handler
-	routes   http.Handler
+	// authorizedToken is serveAuth's answer to a bearer token, built once.
+	authorizedToken http.Handler
+	routes          http.Handler
 }
 
 func (p *reverseProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -433,29 +436,31 @@ func (p *reverseProxy) upstreamFailed(w http.ResponseWriter, r *http.Request, er
 // serveAuth answers nginx auth_request, Caddy forward_auth and Traefik
 // ForwardAuth: 202 with the identity headers, or 401.
 func (p *reverseProxy) serveAuth(w http.ResponseWriter, r *http.Request) {
-	authorized := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, _ := p.requester(r.Context())
-		h := w.Header()
-		if p.cfg.SetXAuthRequest {
-			for name, values := range p.userHeaders("X-Auth-Request-", id) {
-				h[name] = values
-			}
-		}
-		if p.cfg.SetAuthorizationHeader && id.idToken != "" {
-			h.Set("Authorization", "Bearer "+id.idToken)
-		}
-		h.Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusAccepted)
-	})
 	switch {
 	case UserFrom(r.Context()).LoggedIn():
-		authorized.ServeHTTP(w, r)
+		p.writeAuthorized(w, r)
 	case (p.cfg.AcceptBearerTokens || p.oc.cfg.ResourceServerOnly) && hasBearerToken(r):
-		p.bearer(authorized).ServeHTTP(w, r)
+		p.authorizedToken.ServeHTTP(w, r)
 	default:
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 	}
+}
+
+// writeAuthorized answers serveAuth with 202 and the requester's identity.
+func (p *reverseProxy) writeAuthorized(w http.ResponseWriter, r *http.Request) {
+	id, _ := p.requester(r.Context())
+	h := w.Header()
+	if p.cfg.SetXAuthRequest {
+		for name, values := range p.userHeaders("X-Auth-Request-", id) {
+			h[name] = values
+		}
+	}
+	if p.cfg.SetAuthorizationHeader && id.idToken != "" {
+		h.Set("Authorization", "Bearer "+id.idToken)
+	}
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // serveSignIn shows the sign-in page, or goes to the provider at once
