@@ -185,44 +185,10 @@ func StartOIDCProvider(t testing.TB, cfg ProviderConfig) *Provider {
 		t.Fatalf("testenv: %v", err)
 	}
 
-	var out lockedBuffer
-	issuerLine := make(chan string, 1)
 	cmd := exec.Command(node, "server.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OIDC_PROVIDER_CONFIG="+string(settings))
-	cmd.Stdout = &issuerWatcher{out: &out, found: issuerLine}
-	cmd.Stderr = &out
-	// The server exits when its stdin closes, so it cannot outlive a test
-	// binary that dies before its cleanups run.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	proc, err := startProcess(cmd)
-	if err != nil {
-		t.Fatalf("testenv: start oidc-provider: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		proc.stop()
-		if t.Failed() {
-			t.Logf("oidc-provider output:\n%s", out.String())
-		}
-	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
-	defer cancel()
-	select {
-	case p.Issuer = <-issuerLine:
-	case <-proc.exited:
-		t.Fatalf("testenv: oidc-provider exited before listening (%v):\n%s", proc.err, out.String())
-	case <-ctx.Done():
-		t.Fatalf("testenv: oidc-provider printed no ISSUER line within %v:\n%s", startupTimeout, out.String())
-	}
-	discovery := p.Issuer + "/.well-known/openid-configuration"
-	if err := proc.waitFor(ctx, func(ctx context.Context) error { return getOK(ctx, discovery) }); err != nil {
-		t.Fatalf("testenv: %s did not answer: %v\n%s", discovery, err, out.String())
-	}
+	p.Issuer = startIssuer(t, "oidc-provider", cmd)
 	return p
 }
 
@@ -283,6 +249,51 @@ func (p *Provider) wireConfig(cfg ProviderConfig) map[string]any {
 // seconds rounds d up, so that a TTL below one second is not taken as "default".
 func seconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
+}
+
+// startIssuer starts cmd, a provider that prints an ISSUER line once it
+// listens, stops it when the test ends, and returns its issuer once the
+// discovery document answers. It fails the test if the provider exits, or
+// does not answer within startupTimeout.
+func startIssuer(t testing.TB, name string, cmd *exec.Cmd) string {
+	t.Helper()
+	var out lockedBuffer
+	issuerLine := make(chan string, 1)
+	cmd.Stdout = &issuerWatcher{out: &out, found: issuerLine}
+	cmd.Stderr = &out
+	// The provider exits when its stdin closes, so it cannot outlive a test
+	// binary that dies before its cleanups run.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	proc, err := startProcess(cmd)
+	if err != nil {
+		t.Fatalf("testenv: start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		proc.stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out.String())
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	var issuer string
+	select {
+	case issuer = <-issuerLine:
+	case <-proc.exited:
+		t.Fatalf("testenv: %s exited before listening (%v):\n%s", name, proc.err, out.String())
+	case <-ctx.Done():
+		t.Fatalf("testenv: %s printed no ISSUER line within %v:\n%s", name, startupTimeout, out.String())
+	}
+	discovery := issuer + "/.well-known/openid-configuration"
+	if err := proc.waitFor(ctx, func(ctx context.Context) error { return getOK(ctx, discovery) }); err != nil {
+		t.Fatalf("testenv: %s did not answer: %v\n%s", discovery, err, out.String())
+	}
+	return issuer
 }
 
 // issuerWatcher copies the server's stdout and reports the issuer URL from

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"os"
@@ -91,43 +90,9 @@ func StartZitadel(t testing.TB, cfg ZitadelConfig) *Provider {
 		t.Fatalf("testenv: %v", err)
 	}
 
-	var out lockedBuffer
-	issuerLine := make(chan string, 1)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "ZITADEL_OP_CONFIG="+string(settings))
-	cmd.Stdout = &issuerWatcher{out: &out, found: issuerLine}
-	cmd.Stderr = &out
-	// The OP exits when its stdin closes, so it cannot outlive a test
-	// binary that dies before its cleanups run.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	proc, err := startProcess(cmd)
-	if err != nil {
-		t.Fatalf("testenv: start zitadel example OP: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		proc.stop()
-		if t.Failed() {
-			t.Logf("zitadel example OP output:\n%s", out.String())
-		}
-	})
-
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
-	defer cancel()
-	select {
-	case p.Issuer = <-issuerLine:
-	case <-proc.exited:
-		t.Fatalf("testenv: zitadel example OP exited before listening (%v):\n%s", proc.err, out.String())
-	case <-ctx.Done():
-		t.Fatalf("testenv: zitadel example OP printed no ISSUER line within %v:\n%s", startupTimeout, out.String())
-	}
-	discovery := p.Issuer + "/.well-known/openid-configuration"
-	if err := proc.waitFor(ctx, func(ctx context.Context) error { return getOK(ctx, discovery) }); err != nil {
-		t.Fatalf("testenv: %s did not answer: %v\n%s", discovery, err, out.String())
-	}
+	p.Issuer = startIssuer(t, "zitadel example OP", cmd)
 	return p
 }
 
