@@ -54,10 +54,10 @@ func (s userTokenSource) Token() (*oauth2.Token, error) {
 	tok := &oauth2.Token{AccessToken: login.AccessToken, TokenType: oc.accessTokenType(), RefreshToken: login.RefreshToken}
 	if login.Expiry != 0 {
 		tok.Expiry = time.Unix(login.Expiry, 0)
-		if !oc.cfg.Now().Before(tok.Expiry) && login.RefreshToken == "" {
-			return nil, fmt.Errorf("%w: the access token has expired and the provider issued no refresh token (ask for offline_access)", ErrInvalidToken)
-		}
 		if !oc.cfg.Now().Before(tok.Expiry) {
+			if login.RefreshToken == "" {
+				return nil, fmt.Errorf("%w: the access token has expired and the provider issued no refresh token (ask for offline_access)", ErrInvalidToken)
+			}
 			return nil, fmt.Errorf("%w: the access token has expired and could not be refreshed", ErrProviderUnavailable)
 		}
 	}
