@@ -97,8 +97,8 @@ func sameAuthentication(original, fresh map[string]any) error {
 			return fmt.Errorf("refreshed ID token %s differs from the login's", name)
 		}
 	}
-	originalAud, err1 := audienceClaim(original["aud"])
-	freshAud, err2 := audienceClaim(fresh["aud"])
+	originalAud, err1 := stringsClaim(original, "aud", oneString)
+	freshAud, err2 := stringsClaim(fresh, "aud", oneString)
 	slices.Sort(originalAud)
 	slices.Sort(freshAud)
 	if err1 != nil || err2 != nil || !slices.Equal(originalAud, freshAud) {
@@ -132,24 +132,5 @@ func sameScalarClaim(a, b map[string]any, name string) bool {
 	return false
 }
 
-// audienceClaim reads an aud claim: one string or an array of strings
-// (RFC 7519 §4.1.3).
-func audienceClaim(v any) ([]string, error) {
-	switch v := v.(type) {
-	case string:
-		return []string{v}, nil
-	case []any:
-		aud := make([]string, 0, len(v))
-		for _, item := range v {
-			s, ok := item.(string)
-			if !ok {
-				return nil, errors.New("aud holds a non-string")
-			}
-			aud = append(aud, s)
-		}
-		return aud, nil
-	case nil:
-		return nil, nil
-	}
-	return nil, errors.New("aud is neither a string nor an array")
-}
+// oneString makes a one-string aud claim its only audience.
+func oneString(s string) []string { return []string{s} }

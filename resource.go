@@ -459,31 +459,18 @@ func newToken(raw string, claims map[string]any) (*Token, error) {
 		}
 	}
 	tok.Scopes = strings.Fields(str("scope"))
-	for _, name := range []string{"aud", "scp"} {
-		var values []string
-		switch v := claims[name].(type) {
-		case nil:
-		case string:
-			values = strings.Fields(v)
-		case []any:
-			for _, item := range v {
-				s, ok := item.(string)
-				if !ok {
-					return nil, fmt.Errorf("%w: claim %s holds a non-string", ErrInvalidToken, name)
-				}
-				values = append(values, s)
-			}
-		default:
-			return nil, fmt.Errorf("%w: claim %s is neither a string nor an array", ErrInvalidToken, name)
-		}
-		if name == "aud" {
-			tok.Audience = values
-		} else {
-			for _, s := range values {
-				if !slices.Contains(tok.Scopes, s) {
-					tok.Scopes = append(tok.Scopes, s)
-				}
-			}
+	aud, audErr := stringsClaim(claims, "aud", strings.Fields)
+	if audErr != nil {
+		return nil, audErr
+	}
+	tok.Audience = aud
+	scp, scpErr := stringsClaim(claims, "scp", strings.Fields)
+	if scpErr != nil {
+		return nil, scpErr
+	}
+	for _, s := range scp {
+		if !slices.Contains(tok.Scopes, s) {
+			tok.Scopes = append(tok.Scopes, s)
 		}
 	}
 	if err != nil {
@@ -496,6 +483,28 @@ func newToken(raw string, claims map[string]any) (*Token, error) {
 		return nil, err
 	}
 	return tok, nil
+}
+
+// stringsClaim reads a claim that is one string, made a list by split, or
+// an array of strings (RFC 7519 §4.1.3 for aud); nil if absent or null.
+func stringsClaim(claims map[string]any, name string, split func(string) []string) ([]string, error) {
+	switch v := claims[name].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return split(v), nil
+	case []any:
+		var values []string
+		for _, item := range v {
+			s, ok := item.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: claim %s holds a non-string", ErrInvalidToken, name)
+			}
+			values = append(values, s)
+		}
+		return values, nil
+	}
+	return nil, fmt.Errorf("%w: claim %s is neither a string nor an array", ErrInvalidToken, name)
 }
 
 func earliest(a, b time.Time) time.Time {
