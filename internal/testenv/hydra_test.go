@@ -35,18 +35,7 @@ func TestHydraCodeFlowRefreshIntrospect(t *testing.T) {
 	var idClaims map[string]any
 	require.NoError(t, idt.Claims(&idClaims))
 	require.NotEmpty(t, idClaims["sid"])
-	info, err := opaque.op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-	require.NoError(t, err)
-	var claims struct {
-		Name   string   `json:"name"`
-		Groups []string `json:"groups"`
-	}
-	require.NoError(t, info.Claims(&claims))
-	require.Equal(t, "alice", info.Subject)
-	require.Equal(t, "alice@example.com", info.Email)
-	require.True(t, info.EmailVerified)
-	require.Equal(t, "Alice Example", claims.Name)
-	require.Equal(t, []string{"admins", "staff"}, claims.Groups)
+	opaque.requireAliceUserInfo(t, ctx, tok)
 
 	// The introspection endpoint is on the admin port, without client
 	// authentication, and discovery does not name it.

@@ -143,6 +143,24 @@ func (r *rp) discovered(t *testing.T, name string) string {
 	return s
 }
 
+// requireAliceUserInfo wants the userinfo endpoint to give alice's whole
+// profile for tok.
+func (r *rp) requireAliceUserInfo(t *testing.T, ctx context.Context, tok *oauth2.Token) {
+	t.Helper()
+	info, err := r.op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	require.NoError(t, err)
+	var claims struct {
+		Name   string   `json:"name"`
+		Groups []string `json:"groups"`
+	}
+	require.NoError(t, info.Claims(&claims))
+	require.Equal(t, "alice", info.Subject)
+	require.Equal(t, "alice@example.com", info.Email)
+	require.True(t, info.EmailVerified)
+	require.Equal(t, "Alice Example", claims.Name)
+	require.Equal(t, []string{"admins", "staff"}, claims.Groups)
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -168,18 +186,7 @@ func TestProviderCodeFlowRefreshIntrospectRevoke(t *testing.T) {
 	require.NotContains(t, idClaims, "email", "conform ID token: scope claims come from userinfo")
 	require.NotContains(t, idClaims, "sid", "sid only for clients with back-channel logout")
 
-	info, err := r.op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-	require.NoError(t, err)
-	var claims struct {
-		Name   string   `json:"name"`
-		Groups []string `json:"groups"`
-	}
-	require.NoError(t, info.Claims(&claims))
-	require.Equal(t, "alice", info.Subject)
-	require.Equal(t, "alice@example.com", info.Email)
-	require.True(t, info.EmailVerified)
-	require.Equal(t, "Alice Example", claims.Name)
-	require.Equal(t, []string{"admins", "staff"}, claims.Groups)
+	r.requireAliceUserInfo(t, ctx, tok)
 
 	refreshed, err := r.oauth.TokenSource(ctx, tok).Token()
 	require.NoError(t, err)
