@@ -128,9 +128,11 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 			return nil, err
 		}
 	}
+	// Both cookies New makes, session and pending login, are Secure unless
+	// the redirect URL is plain http on loopback (Config.Sessions).
+	secure := !isLoopbackHTTP(oc.redirectURL)
 	oc.sessions = cfg.Sessions
 	if oc.sessions == nil && !cfg.ResourceServerOnly {
-		secure := !isLoopbackHTTP(oc.redirectURL)
 		cookieName := "httpoidc_session"
 		if secure {
 			// RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only
@@ -170,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 			oc.Close()
 			return nil, fmt.Errorf("%w: pending login cookie key: %w", ErrInvalidConfig, err)
 		}
-		oc.pending = newPendingCookies(key, !isLoopbackHTTP(oc.redirectURL), cfg.BasePath+"/")
+		oc.pending = newPendingCookies(key, secure, cfg.BasePath+"/")
 	}
 	oc.resource.init(&oc.cfg, oc.secrets.ClientID)
 	if oc.cfg.Audience == "" {
