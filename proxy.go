@@ -488,13 +488,12 @@ func (p *reverseProxy) serveStart(w http.ResponseWriter, r *http.Request) {
 
 // serveUserInfo answers oauth2-proxy's /oauth2/userinfo.
 func (p *reverseProxy) serveUserInfo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
 	id, ok := p.requester(r.Context())
 	if !ok {
-		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(struct {
 		User              string   `json:"user"`
