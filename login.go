@@ -72,13 +72,9 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	login.Obtained = oc.cfg.Now().Unix()
-	issuer := oc.secrets.Issuer
-	if p := oc.provider.Load(); p != nil {
-		issuer = p.issuer
-	}
 	// The server-side session starts here, with a new session token, which
 	// also defeats session fixation.
-	if err := oc.stampLogin(ctx, issuer, login); err != nil {
+	if err := oc.stampLogin(ctx, login); err != nil {
 		oc.log.Error("httpoidc: login failed: session store", "error", err)
 		oc.writeError(w, retry, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
 		return

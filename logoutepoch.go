@@ -50,11 +50,16 @@ func (l *loginData) loginKey() string {
 	return "id:" + l.ID
 }
 
-// issuer returns the issuer that scopes the login's logout records.
+// loginIssuer returns the issuer that scopes the login's logout records.
 func (oc *OpenIDConnect) loginIssuer(l *loginData) string {
 	if l.Issuer != "" {
 		return l.Issuer
 	}
+	return oc.providerIssuer()
+}
+
+// providerIssuer is the discovered issuer, else the configured one.
+func (oc *OpenIDConnect) providerIssuer() string {
 	if p := oc.provider.Load(); p != nil {
 		return p.issuer
 	}
@@ -95,9 +100,10 @@ func (oc *OpenIDConnect) logoutEpochs(ctx context.Context, l *loginData) (user, 
 	return user, login, nil
 }
 
-// stampLogin gives a new login its ID and the epochs it must outlive.
-func (oc *OpenIDConnect) stampLogin(ctx context.Context, issuer string, l *loginData) error {
-	l.Issuer = issuer
+// stampLogin gives a new login its issuer, its ID and the epochs it must
+// outlive.
+func (oc *OpenIDConnect) stampLogin(ctx context.Context, l *loginData) error {
+	l.Issuer = oc.providerIssuer()
 	l.ID = rand.Text()
 	user, login, err := oc.logoutEpochs(ctx, l)
 	l.UserEpoch, l.LoginEpoch = user.epoch, login.epoch
