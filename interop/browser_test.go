@@ -61,13 +61,8 @@ var loginPages = []loginPage{
 	{
 		name: "oidc-provider",
 		start: func(t *testing.T, appURL string) (string, []byte) {
-			p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{{
-				ID: "basic", RedirectURIs: []string{appURL + "/authorize"},
-				PostLogoutRedirectURIs: []string{appURL + "/logout"}, AuthMethod: testenv.ClientSecretPost,
-			}}})
-			secrets, err := json.Marshal(map[string]any{"web": secretsFor(p, p.Client(t, "basic"))})
-			require.NoError(t, err)
-			return p.Issuer, secrets
+			p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{basicClient(appURL)}})
+			return p.Issuer, webSecrets(t, p, p.Client(t, "basic"))
 		},
 		fill: func(user, password string) chromedp.Action[chromedp.Void] {
 			return chromedp.Steps(
@@ -81,13 +76,8 @@ var loginPages = []loginPage{
 	{
 		name: "Ory Hydra",
 		start: func(t *testing.T, appURL string) (string, []byte) {
-			h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{{
-				ID: "basic", RedirectURIs: []string{appURL + "/authorize"},
-				PostLogoutRedirectURIs: []string{appURL + "/logout"}, AuthMethod: testenv.ClientSecretPost,
-			}}})
-			secrets, err := json.Marshal(map[string]any{"web": secretsFor(h.Provider, h.Client(t, "basic"))})
-			require.NoError(t, err)
-			return h.LoginURL, secrets
+			h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{basicClient(appURL)}})
+			return h.LoginURL, webSecrets(t, h.Provider, h.Client(t, "basic"))
 		},
 		fill: func(user, password string) chromedp.Action[chromedp.Void] {
 			return chromedp.Steps(
@@ -100,13 +90,8 @@ var loginPages = []loginPage{
 	{
 		name: "zitadel example OP",
 		start: func(t *testing.T, appURL string) (string, []byte) {
-			p := testenv.StartZitadel(t, testenv.ZitadelConfig{Clients: []testenv.Client{{
-				ID: "basic", RedirectURIs: []string{appURL + "/authorize"},
-				PostLogoutRedirectURIs: []string{appURL + "/logout"}, AuthMethod: testenv.ClientSecretPost,
-			}}})
-			secrets, err := json.Marshal(map[string]any{"web": secretsFor(p, p.Client(t, "basic"))})
-			require.NoError(t, err)
-			return p.Issuer, secrets
+			p := testenv.StartZitadel(t, testenv.ZitadelConfig{Clients: []testenv.Client{basicClient(appURL)}})
+			return p.Issuer, webSecrets(t, p, p.Client(t, "basic"))
 		},
 		fill: func(user, password string) chromedp.Action[chromedp.Void] {
 			return chromedp.Steps(
@@ -116,6 +101,23 @@ var loginPages = []loginPage{
 		},
 		submit: chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 	},
+}
+
+// basicClient is the client examples/basic registers, with its redirect
+// URIs at appURL.
+func basicClient(appURL string) testenv.Client {
+	return testenv.Client{
+		ID: "basic", RedirectURIs: []string{appURL + "/authorize"},
+		PostLogoutRedirectURIs: []string{appURL + "/logout"}, AuthMethod: testenv.ClientSecretPost,
+	}
+}
+
+// webSecrets is the client_secrets.json for client at p.
+func webSecrets(t *testing.T, p *testenv.Provider, client testenv.Client) []byte {
+	t.Helper()
+	secrets, err := json.Marshal(map[string]any{"web": secretsFor(p, client)})
+	require.NoError(t, err)
+	return secrets
 }
 
 // TestBrowserBasicExample: a real browser logs in to examples/basic at each
