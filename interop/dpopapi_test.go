@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpoidc/httpoidc"
@@ -42,12 +41,7 @@ func testDPoPAcceptToken(t *testing.T, jwt bool) {
 	ctx := testContext(t)
 	srv, apiSrv := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.1")
 	apiURL := baseURL(apiSrv) + "/"
-	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "app-key", Use: "sig"}}})
-	require.NoError(t, err)
-	client := webClient("fapi", srv, testenv.PrivateKeyJWT, false)
-	client.JWKS = jwks
+	client, clientKey := keyClient(t, srv)
 	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{client}, FAPI: true,
 		Resources:          []testenv.Resource{{Indicator: apiURL, Scopes: []string{"api:read"}}},
 		UseGrantedResource: true})
@@ -87,21 +81,7 @@ func testDPoPAcceptToken(t *testing.T, jwt bool) {
 	apiSrv.Start()
 
 	oc := newOIDC(t, appCfg)
-	mux := http.NewServeMux()
-	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
-	mux.Handle("/call", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := oc.Client(r).Get(apiURL + "orders")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(body)
-	})))
-	mux.HandleFunc("/", writeUser)
-	srv.Config.Handler = oc.Handler(mux)
+	srv.Config.Handler = apiCallingApp(oc, apiURL+"orders")
 	srv.Start()
 	a := &app{URL: baseURL(srv)}
 	browser := newBrowser(t)

@@ -33,12 +33,7 @@ import (
 func TestFAPILogin(t *testing.T) {
 	ctx := testContext(t)
 	srv := reserve(t, "127.0.0.1")
-	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "app-key", Use: "sig"}}})
-	require.NoError(t, err)
-	client := webClient("fapi", srv, testenv.PrivateKeyJWT, false)
-	client.JWKS = jwks
+	client, clientKey := keyClient(t, srv)
 	const ttl = 10 * time.Second
 	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{client}, FAPI: true, AccessTokenTTL: ttl})
 	meta := discover(t, ctx, p)
@@ -78,21 +73,7 @@ func TestFAPILogin(t *testing.T) {
 		Scopes:        append(slices.Clone(userScopes), "offline_access"),
 	}
 	oc := newOIDC(t, cfg)
-	mux := http.NewServeMux()
-	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
-	mux.Handle("/call", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := oc.Client(r).Get(apiURL + "/orders")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(body)
-	})))
-	mux.HandleFunc("/", writeUser)
-	srv.Config.Handler = oc.Handler(mux)
+	srv.Config.Handler = apiCallingApp(oc, apiURL+"/orders")
 	srv.Start()
 	a := &app{URL: baseURL(srv)}
 	browser := newBrowser(t)
@@ -143,6 +124,40 @@ func TestFAPILogin(t *testing.T) {
 }
 
 // clientPostWithKey POSTs a form to a provider endpoint with a
+// keyClient is the "fapi" client of the app at srv, which authenticates
+// with private_key_jwt (RFC 7523), and its signing key "app-key".
+func keyClient(t *testing.T, srv *httptest.Server) (testenv.Client, *ecdsa.PrivateKey) {
+	t.Helper()
+	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: clientKey.Public(), KeyID: "app-key", Use: "sig"}}})
+	require.NoError(t, err)
+	client := webClient("fapi", srv, testenv.PrivateKeyJWT, false)
+	client.JWKS = jwks
+	return client, clientKey
+}
+
+// apiCallingApp is the app whose /private shows the logged-in user and
+// whose /call relays a GET of apiURL with the user's tokens through
+// oc.Client.
+func apiCallingApp(oc *httpoidc.OpenIDConnect, apiURL string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
+	mux.Handle("/call", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := oc.Client(r).Get(apiURL)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(body)
+	})))
+	mux.HandleFunc("/", writeUser)
+	return oc.Handler(mux)
+}
+
 // private_key_jwt client assertion of the test's own making.
 func clientPostWithKey(t *testing.T, p *testenv.Provider, key *ecdsa.PrivateKey, endpoint string, form url.Values) (int, map[string]any) {
 	t.Helper()
