@@ -43,17 +43,19 @@ func (oc *OpenIDConnect) providerClient(base *http.Client) *http.Client {
 
 func (t *providerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p := t.oc.provider.Load()
-	endpoint := req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+	if p == nil || p.fapi == nil {
+		// Without a discovered provider there is nothing to assert or prove.
+		return t.base.RoundTrip(req)
+	}
+	origin := req.URL.Scheme + "://" + req.URL.Host
+	endpoint := origin + req.URL.Path
 	scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
 	sendsDPoPToken := t.oc.dpopSigner != nil && strings.EqualFold(scheme, tokenTypeDPoP)
-	var assert, toTokenEndpoint bool
-	if p != nil && p.fapi != nil {
-		toTokenEndpoint = endpoint == p.oauth2.Endpoint.TokenURL
-		assert = p.fapi.assertions != nil && req.Method == http.MethodPost &&
-			(toTokenEndpoint || endpoint == p.fapi.parURL || endpoint == p.fapi.revocationURL ||
-				(endpoint == p.introspectionURL && p.introspectionAuthMethod == AuthPrivateKeyJWT))
-	}
-	prove := p != nil && p.fapi != nil && p.fapi.dpop != nil && (toTokenEndpoint || sendsDPoPToken)
+	toTokenEndpoint := endpoint == p.oauth2.Endpoint.TokenURL
+	assert := p.fapi.assertions != nil && req.Method == http.MethodPost &&
+		(toTokenEndpoint || endpoint == p.fapi.parURL || endpoint == p.fapi.revocationURL ||
+			(endpoint == p.introspectionURL && p.introspectionAuthMethod == AuthPrivateKeyJWT))
+	prove := p.fapi.dpop != nil && (toTokenEndpoint || sendsDPoPToken)
 	if !assert && !prove {
 		return t.base.RoundTrip(req)
 	}
@@ -66,7 +68,6 @@ func (t *providerTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 	}
-	origin := req.URL.Scheme + "://" + req.URL.Host
 	send := func(nonce string) (*http.Response, error) {
 		out := req.Clone(req.Context())
 		content := body
