@@ -3,6 +3,7 @@ package oidctest
 import (
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -99,16 +100,22 @@ func (s *Server) handleIntrospection(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, err)
 		return
 	}
-	token, err := param(form, "token")
+	token, err := tokenParam(form)
 	if err != nil {
 		writeOAuthError(w, err)
 		return
 	}
-	if token == "" {
-		writeOAuthError(w, invalidRequest("token is required"))
-		return
-	}
 	writeJSON(w, http.StatusOK, s.introspect(token))
+}
+
+// tokenParam returns the token parameter that introspection (RFC 7662 §2.1)
+// and revocation (RFC 7009 §2.1) require.
+func tokenParam(form url.Values) (string, error) {
+	token, err := param(form, "token")
+	if err == nil && token == "" {
+		err = invalidRequest("token is required")
+	}
+	return token, err
 }
 
 // introspect builds the RFC 7662 §2.2 response.
@@ -165,13 +172,9 @@ func (s *Server) handleRevocation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	token, err := param(form, "token")
+	token, err := tokenParam(form)
 	if err != nil {
 		writeOAuthError(w, err)
-		return
-	}
-	if token == "" {
-		writeOAuthError(w, invalidRequest("token is required"))
 		return
 	}
 	// A token of another client is left alone but still answered with 200:

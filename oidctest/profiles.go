@@ -564,13 +564,9 @@ func (s *Server) profileIntrospectionRequest(w http.ResponseWriter, r *http.Requ
 		}
 		caller = c.ID
 	}
-	token, err := param(form, "token")
+	token, err := tokenParam(form)
 	if err != nil {
 		writeOAuthError(w, err)
-		return
-	}
-	if token == "" {
-		writeOAuthError(w, invalidRequest("token is required"))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.profileIntrospection(spec, token, caller))
