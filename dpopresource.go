@@ -262,10 +262,13 @@ func (oc *OpenIDConnect) trustedPeer(remoteAddr string) bool {
 	if trusted == nil {
 		trusted = loopbackProxies
 	}
-	ip := remoteIP(remoteAddr)
-	if !ip.IsValid() {
-		return false
-	}
+	return trustedAddr(trusted, remoteIP(remoteAddr))
+}
+
+// trustedAddr reports whether ip (IPv4-mapped IPv6 as IPv4) is in one of
+// trusted; an invalid ip is in none.
+func trustedAddr(trusted []netip.Prefix, ip netip.Addr) bool {
+	ip = ip.Unmap()
 	for _, p := range trusted {
 		if p.Contains(ip) {
 			return true

@@ -383,13 +383,7 @@ func (p *reverseProxy) setForwarded(pr *httputil.ProxyRequest) {
 }
 
 func (p *reverseProxy) trusted(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, prefix := range p.cfg.TrustedProxies {
-		if prefix.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return trustedAddr(p.cfg.TrustedProxies, ip)
 }
 
 func remoteIP(remoteAddr string) netip.Addr {
