@@ -22,16 +22,10 @@ import (
 // in, with the profile from Hydra's userinfo, whichever way the client
 // authenticates at the token endpoint.
 func TestHydraLoginThroughRequireLogin(t *testing.T) {
-	methods := []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
-	servers := map[testenv.AuthMethod]*httptest.Server{}
-	var clients []testenv.Client
-	for _, m := range methods {
-		servers[m] = reserve(t, "127.0.0.1")
-		clients = append(clients, webClient(string(m), servers[m], m, false))
-	}
+	servers, clients := secretMethodApps(t)
 	h := testenv.StartHydra(t, testenv.HydraConfig{Clients: clients})
 
-	for _, m := range methods {
+	for _, m := range secretMethods {
 		t.Run(string(m), func(t *testing.T) {
 			ctx := testContext(t)
 			a := startApp(t, servers[m], appConfig(h.Provider, h.Client(t, string(m))))

@@ -77,6 +77,23 @@ func reserve(t *testing.T, host string) *httptest.Server {
 
 func baseURL(srv *httptest.Server) string { return "http://" + srv.Listener.Addr().String() }
 
+// secretMethods are the ways a client authenticates at the token endpoint
+// with its secret (OpenID Connect Core 9).
+var secretMethods = []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
+
+// secretMethodApps reserves an app server for each of secretMethods, and
+// returns them with the clients to register for them.
+func secretMethodApps(t *testing.T) (map[testenv.AuthMethod]*httptest.Server, []testenv.Client) {
+	t.Helper()
+	servers := map[testenv.AuthMethod]*httptest.Server{}
+	var clients []testenv.Client
+	for _, m := range secretMethods {
+		servers[m] = reserve(t, "127.0.0.1")
+		clients = append(clients, webClient(string(m), servers[m], m, false))
+	}
+	return servers, clients
+}
+
 // webClient registers an app at srv with the provider: login callback,
 // post-logout page and, when asked, back-channel logout.
 func webClient(id string, srv *httptest.Server, method testenv.AuthMethod, backchannel bool) testenv.Client {
@@ -305,16 +322,10 @@ func clientPost(t *testing.T, ctx context.Context, c testenv.Client, endpoint st
 // to oidc-provider and back, logged in, with the profile from userinfo,
 // whichever way the client authenticates at the token endpoint.
 func TestLoginThroughRequireLogin(t *testing.T) {
-	methods := []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
-	servers := map[testenv.AuthMethod]*httptest.Server{}
-	var clients []testenv.Client
-	for _, m := range methods {
-		servers[m] = reserve(t, "127.0.0.1")
-		clients = append(clients, webClient(string(m), servers[m], m, false))
-	}
+	servers, clients := secretMethodApps(t)
 	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: clients})
 
-	for _, m := range methods {
+	for _, m := range secretMethods {
 		t.Run(string(m), func(t *testing.T) {
 			ctx := testContext(t)
 			a := startApp(t, servers[m], appConfig(p, p.Client(t, string(m))))

@@ -21,16 +21,10 @@ import (
 // profile from its userinfo, whichever way the client authenticates at the
 // token endpoint.
 func TestZitadelLoginThroughRequireLogin(t *testing.T) {
-	methods := []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
-	servers := map[testenv.AuthMethod]*httptest.Server{}
-	var clients []testenv.Client
-	for _, m := range methods {
-		servers[m] = reserve(t, "127.0.0.1")
-		clients = append(clients, webClient(string(m), servers[m], m, false))
-	}
+	servers, clients := secretMethodApps(t)
 	p := testenv.StartZitadel(t, testenv.ZitadelConfig{Clients: clients})
 
-	for _, m := range methods {
+	for _, m := range secretMethods {
 		t.Run(string(m), func(t *testing.T) {
 			ctx := testContext(t)
 			a := startApp(t, servers[m], appConfig(p, p.Client(t, string(m))))
