@@ -220,9 +220,7 @@ func (p *reverseProxy) protect(next http.Handler) http.Handler {
 			return
 		}
 		switch {
-		case p.cfg.AcceptBearerTokens && hasBearerToken(r):
-			withToken.ServeHTTP(w, r)
-		case p.oc.cfg.ResourceServerOnly:
+		case p.cfg.AcceptBearerTokens && hasBearerToken(r), p.oc.cfg.ResourceServerOnly:
 			withToken.ServeHTTP(w, r)
 		case r.Method == http.MethodOptions:
 			// RequireLogin passes preflights to the application, which
