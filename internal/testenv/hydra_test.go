@@ -94,14 +94,7 @@ func TestHydraRPInitiatedAndBackchannelLogout(t *testing.T) {
 		"alice", "wrong")
 	require.NoError(t, err)
 
-	end, err := url.Parse(r.discovered(t, "end_session_endpoint"))
-	require.NoError(t, err)
-	end.RawQuery = url.Values{
-		"id_token_hint":            {tok.Extra("id_token").(string)},
-		"post_logout_redirect_uri": {a.URL + "/bye"},
-		"state":                    {"after-logout"},
-	}.Encode()
-	resp, err := h.ConfirmLogout(ctx, r.browser, end.String())
+	resp, err := h.ConfirmLogout(ctx, r.browser, r.logoutURL(t, tok, a))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

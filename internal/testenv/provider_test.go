@@ -161,6 +161,20 @@ func (r *rp) requireAliceUserInfo(t *testing.T, ctx context.Context, tok *oauth2
 	require.Equal(t, []string{"admins", "staff"}, claims.Groups)
 }
 
+// logoutURL is the end_session_endpoint request (RP-Initiated Logout 1.0
+// §2) for tok's session, back to a's /bye with state "after-logout".
+func (r *rp) logoutURL(t *testing.T, tok *oauth2.Token, a *app) string {
+	t.Helper()
+	end, err := url.Parse(r.discovered(t, "end_session_endpoint"))
+	require.NoError(t, err)
+	end.RawQuery = url.Values{
+		"id_token_hint":            {tok.Extra("id_token").(string)},
+		"post_logout_redirect_uri": {a.URL + "/bye"},
+		"state":                    {"after-logout"},
+	}.Encode()
+	return end.String()
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -301,14 +315,7 @@ func TestProviderRPInitiatedAndBackchannelLogout(t *testing.T) {
 	require.NoError(t, idt.Claims(&sid))
 	require.NotEmpty(t, sid.SID)
 
-	end, err := url.Parse(r.discovered(t, "end_session_endpoint"))
-	require.NoError(t, err)
-	end.RawQuery = url.Values{
-		"id_token_hint":            {tok.Extra("id_token").(string)},
-		"post_logout_redirect_uri": {a.URL + "/bye"},
-		"state":                    {"after-logout"},
-	}.Encode()
-	resp, err := p.ConfirmLogout(ctx, r.browser, end.String())
+	resp, err := p.ConfirmLogout(ctx, r.browser, r.logoutURL(t, tok, a))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, a.URL+"/bye?state=after-logout", resp.Request.URL.String())

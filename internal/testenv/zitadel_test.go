@@ -71,14 +71,7 @@ func TestZitadelRPInitiatedLogout(t *testing.T) {
 	r.issParam = false
 	tok, _ := r.login(t, ctx, "alice", nil, nil)
 
-	end, err := url.Parse(r.discovered(t, "end_session_endpoint"))
-	require.NoError(t, err)
-	end.RawQuery = url.Values{
-		"id_token_hint":            {tok.Extra("id_token").(string)},
-		"post_logout_redirect_uri": {a.URL + "/bye"},
-		"state":                    {"after-logout"},
-	}.Encode()
-	resp, err := p.ConfirmLogout(ctx, r.browser, end.String())
+	resp, err := p.ConfirmLogout(ctx, r.browser, r.logoutURL(t, tok, a))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, a.URL+"/bye?state=after-logout", resp.Request.URL.String())
