@@ -134,9 +134,8 @@ func parseClaimPath(path string) ([]string, error) {
 func (oc *OpenIDConnect) groupsFrom(claims map[string]any) []string {
 	value, found := claims[oc.cfg.GroupsClaim]
 	if !found {
-		keys, _ := parseClaimPath(oc.cfg.GroupsClaim)
 		var node any = claims
-		for _, k := range keys {
+		for _, k := range oc.groupsPath {
 			if k == "{client_id}" && oc.secrets != nil {
 				k = oc.secrets.ClientID
 			}
@@ -281,8 +280,8 @@ func (oc *OpenIDConnect) refreshProfile(ctx context.Context, p *providerState, f
 	}
 	if _, literal := profile[oc.cfg.GroupsClaim]; literal {
 		delete(profile, oc.cfg.GroupsClaim)
-	} else if keys, err := parseClaimPath(oc.cfg.GroupsClaim); err == nil {
-		delete(profile, keys[0])
+	} else if len(oc.groupsPath) > 0 {
+		delete(profile, oc.groupsPath[0])
 	}
 	for k, v := range idClaims {
 		if !slices.Contains(protocolClaims, k) {

@@ -51,6 +51,9 @@ type OpenIDConnect struct {
 	closeOnce sync.Once
 	// dpopSigner is Config.DPoP's key; nil without DPoP.
 	dpopSigner crypto.Signer
+	// groupsPath is Config.GroupsClaim split into keys once, not on every
+	// request that reads the groups.
+	groupsPath []string
 }
 
 // providerState is everything learnt from the provider's discovery
@@ -91,6 +94,8 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		return nil, err
 	}
 	oc := &OpenIDConnect{cfg: cfg, log: cfg.Logger}
+	// validate has checked that GroupsClaim parses.
+	oc.groupsPath, _ = parseClaimPath(cfg.GroupsClaim)
 	if cfg.InsecureAcceptIDTokenShapedAccessTokens {
 		oc.log.Warn("httpoidc: InsecureAcceptIDTokenShapedAccessTokens is set: AcceptToken takes JWTs shaped like ID tokens " +
 			"for access tokens, and so accepts the provider's ID tokens too; use it only with Dex")
