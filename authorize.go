@@ -218,7 +218,7 @@ func (oc *OpenIDConnect) RequireTokenGroup(groups ...string) func(http.Handler) 
 	return func(next http.Handler) http.Handler {
 		check := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tok, _ := TokenFrom(r.Context())
-			if !inAnyGroup(oc.groupsFrom(tok.Claims), groups) {
+			if !inAnyGroup(oc.groupsFrom(tok.claimMap()), groups) {
 				writeBearerError(w, http.StatusForbidden, challenge, "insufficient_scope", descNotInGroup)
 				return
 			}

@@ -34,45 +34,61 @@ func (e invalidRequestError) Error() string { return string(e) }
 
 var errNoToken = errors.New("no bearer token")
 
-// bearerToken returns the request's access token and whether it came with
-// the DPoP scheme (RFC 9449 §7.1), errNoToken when it has none, or an
-// invalidRequestError.
-func bearerToken(r *http.Request, acceptForm bool) (string, bool, error) {
-	var token string
-	var isDPoP bool
+// presentedToken is a request's access token as bearerToken found it.
+type presentedToken struct {
+	token  string
+	dpop   bool // sent with the DPoP scheme (RFC 9449 §7.1)
+	inForm bool // sent in the access_token field of a form body (RFC 6750 §2.2)
+}
+
+// notB64Token is the invalid_request description for a token that is not
+// an RFC 6750 b64token. bearerToken leaves that check to its caller, which
+// skips it for a token validated before (acceptor.serve).
+func (t presentedToken) notB64Token() invalidRequestError {
+	if t.inForm {
+		return invalidRequestError("the form body does not hold exactly one well-formed access_token")
+	}
+	return invalidRequestError("the Authorization header does not hold a well-formed bearer token")
+}
+
+// bearerToken returns the request's access token, errNoToken when it has
+// none, or an invalidRequestError. The token is not checked against the
+// b64token syntax: see presentedToken.notB64Token.
+func bearerToken(r *http.Request, acceptForm bool) (presentedToken, error) {
+	var sent presentedToken
 	switch values := r.Header["Authorization"]; len(values) {
 	case 0:
 	case 1:
 		scheme, rest, _ := strings.Cut(values[0], " ")
 		// Another scheme carries no bearer token (RFC 6750 §3.1).
-		isDPoP = strings.EqualFold(scheme, "DPoP")
-		if isDPoP || strings.EqualFold(scheme, "Bearer") {
-			token = strings.TrimLeft(rest, " ")
-			if !isB64Token(token) {
-				return "", isDPoP, invalidRequestError("the Authorization header does not hold a well-formed bearer token")
+		sent.dpop = strings.EqualFold(scheme, "DPoP")
+		if sent.dpop || strings.EqualFold(scheme, "Bearer") {
+			sent.token = strings.TrimLeft(rest, " ")
+			if sent.token == "" {
+				return sent, sent.notB64Token()
 			}
 		}
 	default:
-		return "", false, invalidRequestError("more than one Authorization header")
+		return presentedToken{}, invalidRequestError("more than one Authorization header")
 	}
 	if acceptForm && r.Method == http.MethodPost && isFormBody(r) {
 		if err := r.ParseForm(); err != nil {
-			return "", isDPoP, invalidRequestError("the form body cannot be read")
+			return sent, invalidRequestError("the form body cannot be read")
 		}
-		if values, sent := r.PostForm["access_token"]; sent {
+		if values, found := r.PostForm["access_token"]; found {
 			switch {
-			case token != "":
-				return "", isDPoP, invalidRequestError("the access token was sent in more than one way")
-			case len(values) != 1 || !isB64Token(values[0]):
-				return "", false, invalidRequestError("the form body does not hold exactly one well-formed access_token")
+			case sent.token != "":
+				return sent, invalidRequestError("the access token was sent in more than one way")
+			case len(values) != 1 || values[0] == "":
+				return presentedToken{}, presentedToken{inForm: true}.notB64Token()
 			}
-			token = values[0]
+			sent.token, sent.inForm = values[0], true
 		}
 	}
-	if token == "" {
-		return "", false, errNoToken
+	if sent.token == "" {
+		return presentedToken{}, errNoToken
 	}
-	return token, isDPoP, nil
+	return sent, nil
 }
 
 func isFormBody(r *http.Request) bool {

@@ -173,7 +173,7 @@ func (a *acceptor) checkBinding(w http.ResponseWriter, r *http.Request, tok *Tok
 	if a.oc.cfg.Disabled {
 		return true
 	}
-	jkt, bound := confirmationKey(tok)
+	jkt, bound := tok.confirmation()
 	switch {
 	case proof == nil && bound:
 		// RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is
@@ -209,14 +209,13 @@ func (a *acceptor) checkBinding(w http.ResponseWriter, r *http.Request, tok *Tok
 	return true
 }
 
-// confirmationKey returns the token's cnf.jkt and whether the token is
-// DPoP-bound: a cnf with a jkt member, whatever its type (a malformed
-// one binds the token to no key that can sign).
-func confirmationKey(tok *Token) (string, bool) {
-	cnf, _ := tok.Claims["cnf"].(map[string]any)
-	v, bound := cnf["jkt"]
-	jkt, _ := v.(string)
-	return jkt, bound
+// confirmation returns the token's cnf.jkt and whether the token is
+// DPoP-bound (claimValues.confirmation).
+func (t *Token) confirmation() (string, bool) {
+	if t.claims == nil {
+		return "", false
+	}
+	return t.claims.jkt, t.claims.bound
 }
 
 // requestURL returns the absolute URL of r as the client sent it, for

@@ -64,3 +64,43 @@ func ExampleOpenIDConnect_AcceptToken() {
 	// 403 {"error":"insufficient_scope","error_description":"the access token lacks a required scope"}
 	//   WWW-Authenticate: Bearer realm="httpoidc", error="insufficient_scope", error_description="the access token lacks a required scope", scope="profile"
 }
+
+// An API reading a claim that Token has no field for, here a custom
+// department claim, by decoding the claims into a struct.
+func ExampleToken_Claims() {
+	op := oidctest.NewServer()
+	defer op.Close()
+	op.AddClient(oidctest.Client{ID: "api", Secret: "api-secret"})
+
+	oc, err := httpoidc.New(context.Background(), httpoidc.Config{
+		ClientSecrets:      &httpoidc.ClientSecrets{ClientID: "api", ClientSecret: "api-secret", Issuer: op.URL},
+		ResourceServerOnly: true,
+		Logger:             slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer oc.Close()
+	handler := oc.AcceptToken("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := httpoidc.TokenFrom(r.Context())
+		var claims struct {
+			Department string `json:"department"`
+		}
+		if err := tok.Claims(&claims); err != nil {
+			http.Error(w, "unexpected claims", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintf(w, "%s works in %s", tok.Subject, claims.Department)
+	}))
+
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+op.IssueAccessToken(oidctest.TokenRequest{
+		ClientID: "api", Subject: "alice", Scopes: []string{"read"}, Format: oidctest.JWT,
+		Claims: map[string]any{"department": "research"},
+	}))
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// 200 alice works in research
+}

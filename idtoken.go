@@ -2,6 +2,8 @@ package httpoidc
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,12 +27,27 @@ func idTokenAtLogin(nonce string) idTokenOrigin { return idTokenOrigin{nonce: no
 // continues. The stored token was verified at login, so reading it back
 // needs no signature check.
 func idTokenAtRefresh(login *loginData) (idTokenOrigin, error) {
-	_, original := unverifiedJWT(login.IDToken)
+	original := unverifiedJWT(login.IDToken)
 	if original == nil {
 		return idTokenOrigin{}, errors.New("the login's ID token cannot be read")
 	}
 	nonce, _ := original["nonce"].(string)
 	return idTokenOrigin{nonce: nonce, original: original}, nil
+}
+
+// unverifiedJWT returns the claims of raw if it is a compact JWS, else a
+// nil map. They serve only to refuse a token, never to accept one.
+func unverifiedJWT(raw string) map[string]any {
+	jws := splitJWS(raw)
+	if jws == nil {
+		return nil
+	}
+	var claims map[string]any
+	decoded, err := base64.RawURLEncoding.DecodeString(jws.encodedPayload)
+	if err != nil || json.Unmarshal(decoded, &claims) != nil {
+		return nil
+	}
+	return claims
 }
 
 // verifyIDToken checks an ID token from the token endpoint, at login and
@@ -97,11 +114,11 @@ func sameAuthentication(original, fresh map[string]any) error {
 			return fmt.Errorf("refreshed ID token %s differs from the login's", name)
 		}
 	}
-	originalAud, err1 := stringsClaim(original, "aud", oneString)
-	freshAud, err2 := stringsClaim(fresh, "aud", oneString)
+	originalAud, ok1 := audiences(original)
+	freshAud, ok2 := audiences(fresh)
 	slices.Sort(originalAud)
 	slices.Sort(freshAud)
-	if err1 != nil || err2 != nil || !slices.Equal(originalAud, freshAud) {
+	if !ok1 || !ok2 || !slices.Equal(originalAud, freshAud) {
 		return errors.New("refreshed ID token aud differs from the login's")
 	}
 	_, hasAuthTime := fresh["auth_time"]
@@ -130,6 +147,29 @@ func sameScalarClaim(a, b map[string]any, name string) bool {
 		return ok && x == y
 	}
 	return false
+}
+
+// audiences returns the aud claim of an ID token's claims (RFC 7519
+// §4.1.3: one string, or an array of strings; nil if absent), and false
+// if it is neither.
+func audiences(claims map[string]any) ([]string, bool) {
+	switch v := claims["aud"].(type) {
+	case nil:
+		return nil, true
+	case string:
+		return []string{v}, true
+	case []any:
+		values := make([]string, len(v))
+		for i, item := range v {
+			s, ok := item.(string)
+			if !ok {
+				return nil, false
+			}
+			values[i] = s
+		}
+		return values, true
+	}
+	return nil, false
 }
 
 // oneString makes a one-string aud claim its only audience.

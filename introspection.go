@@ -68,7 +68,8 @@ func (oc *OpenIDConnect) introspectionContext(ctx context.Context) (context.Cont
 // introspect validates raw with the provider's introspection endpoint and
 // caches the answer.
 func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw string, d *digest) (*Token, error) {
-	claims, err := oc.introspection(ctx, p, raw)
+	var claims claimValues
+	doc, err := oc.introspection(ctx, p, raw, &claims)
 	if err != nil {
 		return nil, err
 	}
@@ -80,23 +81,21 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 		}
 		return nil, err
 	}
-	if active, _ := claims["active"].(bool); !active {
+	if active, _ := claims.active.boolean(); !active {
 		return refuse(fmt.Errorf("%w: introspection: inactive", ErrInvalidToken))
 	}
 	pol := oc.resource.policy
 	// Providers answer active for refresh and ID tokens too.
-	if err := pol.judgeIntrospection(claims, raw, p.issuer); err != nil {
+	if err := pol.judgeIntrospection(&claims, raw, p.issuer); err != nil {
 		return refuse(err)
 	}
-	tok, err := newToken(raw, claims)
+	tok, err := newToken(doc, &claims)
 	if err != nil {
 		return nil, err
 	}
 	if tok.Issuer == "" {
 		tok.Issuer = p.issuer
 	}
-	// Each request's copy gets the token (acceptor.serve), not the cache.
-	tok.raw = ""
 	if !tok.Expiry.IsZero() && !now.Before(tok.Expiry.Add(oc.cfg.ClockSkew)) {
 		return refuse(fmt.Errorf("%w: introspection: expired", ErrInvalidToken))
 	}
@@ -113,20 +112,21 @@ func (oc *OpenIDConnect) introspect(ctx context.Context, p *providerState, raw s
 	return tok, nil
 }
 
-// introspection posts raw to the introspection endpoint and returns the
-// answer. Anything but a 200 JSON object is the provider's failure.
-func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, raw string) (map[string]any, error) {
+// introspection posts raw to the introspection endpoint, reads the answer
+// into claims and returns it. Anything but a 200 JSON object is the
+// provider's failure.
+func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, raw string, claims *claimValues) (string, error) {
 	for retried := false; ; retried = true {
 		var bearer string
 		if p.introspectionAuthMethod == AuthBearer {
 			var err error
 			if bearer, err = oc.resource.bearer.get(ctx, oc, p); err != nil {
-				return nil, err
+				return "", err
 			}
 		}
 		status, body, err := oc.postIntrospection(ctx, p, raw, bearer)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if status == http.StatusUnauthorized && bearer != "" && !retried {
 			// The provider ended our access token before its expiry:
@@ -142,35 +142,38 @@ func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, ra
 				Error string `json:"error"`
 			}
 			if json.Unmarshal(body, &refusal) == nil && refusal.Error == "unsupported_token_type" {
-				return nil, fmt.Errorf("%w: the introspection endpoint does not take this type of token", ErrInvalidToken)
+				return "", fmt.Errorf("%w: the introspection endpoint does not take this type of token", ErrInvalidToken)
 			}
 		}
 		if status == http.StatusUnauthorized || status == http.StatusForbidden {
 			// RFC 7662 §2.3: the provider refuses this API, not the token;
 			// no request will pass until a setting changes.
-			return nil, fmt.Errorf("%w: the introspection endpoint %s answered %d to client %q authenticating with %s: "+
+			return "", fmt.Errorf("%w: the introspection endpoint %s answered %d to client %q authenticating with %s: "+
 				"check the client secret, that the provider lets this client introspect, and set "+
 				"Config.IntrospectionAuthMethod (OIDC_INTROSPECTION_AUTH_METHOD) to a method it accepts",
 				ErrInvalidConfig, p.introspectionURL, status, oc.secrets.ClientID, p.introspectionAuthMethod)
 		}
 		if status != http.StatusOK {
-			return nil, fmt.Errorf("%w: introspection endpoint answered %d", ErrProviderUnavailable, status)
+			return "", fmt.Errorf("%w: introspection endpoint answered %d", ErrProviderUnavailable, status)
 		}
-		var claims map[string]any
-		if err := json.Unmarshal(body, &claims); err != nil || claims == nil {
-			return nil, fmt.Errorf("%w: introspection answer is not a JSON object", ErrProviderUnavailable)
+		// A copy of its own, so that a cached answer does not keep the
+		// read buffer's spare capacity.
+		doc := string(body)
+		if err := readClaims(doc, claims); err != nil {
+			return "", fmt.Errorf("%w: introspection answer is not a JSON object", ErrProviderUnavailable)
 		}
-		return claims, nil
+		return doc, nil
 	}
 }
 
 func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState, raw, bearer string) (int, []byte, error) {
-	form := url.Values{"token": {raw}, "token_type_hint": {"access_token"}}
+	// The form is written out rather than built as url.Values, which
+	// costs a map and a sort on every call.
+	form := "token=" + url.QueryEscape(raw) + "&token_type_hint=access_token"
 	if p.introspectionAuthMethod == AuthClientSecretPost {
-		form.Set("client_id", oc.secrets.ClientID)
-		form.Set("client_secret", oc.secrets.ClientSecret)
+		form += "&client_id=" + url.QueryEscape(oc.secrets.ClientID) + "&client_secret=" + url.QueryEscape(oc.secrets.ClientSecret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.introspectionURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.introspectionURL, strings.NewReader(form))
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: introspection request: %w", ErrInvalidConfig, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math/big"
 	"slices"
@@ -17,61 +16,111 @@ import (
 )
 
 // compactJWS is a JWS in the compact serialization (RFC 7515 §7.1), parsed
-// once: the header decoded into the fields the checks read, the payload and
+// once: the header read into the fields the checks need, the payload and
 // signature decoded, and the signing input kept as it came. It replaces
 // go-jose's parse, whose generic header map and JSON decoder cost more
 // than everything but the signature check on a new token.
 type compactJWS struct {
 	header       jwsHeader
 	signingInput string
-	payload      []byte
-	signature    []byte
+	// encodedPayload and encodedSignature are decoded by check into
+	// payload and signature.
+	encodedPayload, encodedSignature string
+	payload                          []byte
+	signature                        []byte
 }
 
 // jwsHeader is the protected header, as far as anything here reads it.
 type jwsHeader struct {
-	Algorithm string `json:"alg"`
-	KeyID     string `json:"kid"`
-	Type      string `json:"typ"`
+	Algorithm string
+	KeyID     string
+	Type      string
 	// Critical lists extensions the recipient must understand (RFC 7515
 	// §4.1.11); this package understands none, so any is refused.
-	Critical json.RawMessage `json:"crit"`
+	Critical jsonValue
 }
 
 var errMalformedJWS = errors.New("malformed JWS")
 
-// parseCompactJWS parses raw, accepting only an algorithm in allowed.
-func parseCompactJWS(raw string, allowed []jose.SignatureAlgorithm) (*compactJWS, error) {
+// splitJWS returns raw as a compact JWS with its header read, or nil if
+// raw is not shaped as one: three dot-separated parts, the first a
+// base64url JSON object with an alg. Its payload and signature are
+// decoded by check.
+func splitJWS(raw string) *compactJWS {
 	header, rest, ok := strings.Cut(raw, ".")
 	if !ok {
-		return nil, errMalformedJWS
+		return nil
 	}
 	payload, signature, ok := strings.Cut(rest, ".")
 	if !ok || strings.IndexByte(signature, '.') >= 0 {
-		return nil, errMalformedJWS
+		return nil
 	}
-	jws := &compactJWS{signingInput: raw[:len(header)+1+len(payload)]}
+	jws := &compactJWS{signingInput: raw[:len(header)+1+len(payload)], encodedPayload: payload, encodedSignature: signature}
 	decoded, err := base64.RawURLEncoding.DecodeString(header)
-	if err != nil || json.Unmarshal(decoded, &jws.header) != nil {
+	if err != nil || jws.header.read(stringOf(decoded)) != nil || jws.header.Algorithm == "" {
+		return nil
+	}
+	return jws
+}
+
+// read reads the header parameters from doc, a JSON object. RFC 7515 §4
+// names are case-sensitive; a parameter of the wrong type makes the
+// header malformed, and null is as good as absent.
+func (h *jwsHeader) read(doc string) error {
+	malformed := false
+	text := func(v jsonValue) string {
+		s, ok := v.str()
+		malformed = malformed || (!ok && v != "null")
+		return s
+	}
+	err := eachMember(doc, func(name string, v jsonValue) {
+		switch name {
+		case "alg":
+			h.Algorithm = text(v)
+		case "kid":
+			h.KeyID = text(v)
+		case "typ":
+			h.Type = text(v)
+		case "crit":
+			h.Critical = v
+		}
+	})
+	if err != nil || malformed {
+		return errMalformedJWS
+	}
+	return nil
+}
+
+// parseCompactJWS parses raw, accepting only an algorithm in allowed.
+func parseCompactJWS(raw string, allowed []jose.SignatureAlgorithm) (*compactJWS, error) {
+	jws := splitJWS(raw)
+	if jws == nil {
 		return nil, errMalformedJWS
 	}
+	return jws, jws.check(allowed)
+}
+
+// check refuses an algorithm not in allowed and any critical extension,
+// and decodes the payload and the signature.
+func (jws *compactJWS) check(allowed []jose.SignatureAlgorithm) error {
 	// RFC 7515 §4.1.11: an extension the recipient does not understand
 	// makes the JWS invalid. "crit": null is as good as absent.
-	if len(jws.header.Critical) > 0 && string(jws.header.Critical) != "null" {
-		return nil, errors.New("unsupported critical header parameters")
+	if crit := jws.header.Critical; crit.present() && crit != "null" {
+		return errors.New("unsupported critical header parameters")
 	}
 	// RFC 8725 §3.1: the algorithm is one of those allowed, which are all
 	// asymmetric: never "none", never an HMAC keyed with a public key.
 	if !slices.Contains(allowed, jose.SignatureAlgorithm(jws.header.Algorithm)) {
-		return nil, errors.New("disallowed signature algorithm")
+		return errors.New("disallowed signature algorithm")
 	}
-	if jws.payload, err = base64.RawURLEncoding.DecodeString(payload); err != nil {
-		return nil, errMalformedJWS
+	var err error
+	if jws.payload, err = base64.RawURLEncoding.DecodeString(jws.encodedPayload); err != nil {
+		return errMalformedJWS
 	}
-	if jws.signature, err = base64.RawURLEncoding.DecodeString(signature); err != nil {
-		return nil, errMalformedJWS
+	if jws.signature, err = base64.RawURLEncoding.DecodeString(jws.encodedSignature); err != nil {
+		return errMalformedJWS
 	}
-	return jws, nil
+	return nil
 }
 
 // verify checks the signature with key, which must be of the type the

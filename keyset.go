@@ -91,20 +91,31 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 // verify checks the JWS signature of jwt and returns its payload, its
 // protected header and the thumbprint of the key that verified it, for has.
 func (k *keySet) verify(ctx context.Context, jwt string) (payload []byte, header jwsHeader, thumbprint string, err error) {
-	jws, err := parseCompactJWS(jwt, k.algorithms)
-	if err != nil {
-		return nil, jwsHeader{}, "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
+	jws := splitJWS(jwt)
+	if jws == nil {
+		return nil, jwsHeader{}, "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, errMalformedJWS)
+	}
+	if thumbprint, err = k.verifyJWS(ctx, jws); err != nil {
+		return nil, jws.header, "", err
+	}
+	return jws.payload, jws.header, thumbprint, nil
+}
+
+// verifyJWS is verify for a JWS that splitJWS returned.
+func (k *keySet) verifyJWS(ctx context.Context, jws *compactJWS) (thumbprint string, err error) {
+	if err := jws.check(k.algorithms); err != nil {
+		return "", fmt.Errorf("%w: malformed or disallowed JWS: %w", ErrInvalidToken, err)
 	}
 	keys, err := k.current(ctx, jws.header.KeyID)
 	if err != nil {
-		return nil, jws.header, "", err
+		return "", err
 	}
 	for _, key := range keys.candidates(jws.header.KeyID) {
 		if jws.verify(key.jwk.Key) {
-			return jws.payload, jws.header, key.thumbprint, nil
+			return key.thumbprint, nil
 		}
 	}
-	return nil, jws.header, "", fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
+	return "", fmt.Errorf("%w: signature does not verify", ErrInvalidToken)
 }
 
 // has reports whether the key with this thumbprint may still vouch for a

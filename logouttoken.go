@@ -48,7 +48,11 @@ func (oc *OpenIDConnect) verifyLogoutToken(ctx context.Context, p *providerState
 		return nil, fmt.Errorf("%w: logout token claims are not a JSON object", ErrInvalidToken)
 	}
 	// newToken refuses iss, sub, aud, iat and exp of the wrong type.
-	tok, err := newToken(raw, claims)
+	var registered claimValues
+	if err := readClaims(stringOf(payload), &registered); err != nil {
+		return nil, fmt.Errorf("%w: logout token claims are not a JSON object", ErrInvalidToken)
+	}
+	tok, err := newToken(stringOf(payload), &registered)
 	if err != nil {
 		return nil, err
 	}

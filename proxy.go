@@ -259,9 +259,10 @@ func (p *reverseProxy) requester(ctx context.Context) (identity, bool) {
 	}
 	if tok, ok := TokenFrom(ctx); ok {
 		id := identity{user: tok.Subject, accessToken: tok.raw}
-		id.email, _ = tok.Claims["email"].(string)
-		id.preferredUsername, _ = tok.Claims["preferred_username"].(string)
-		switch groups := tok.Claims["groups"].(type) {
+		claims := tok.claimMap()
+		id.email, _ = claims["email"].(string)
+		id.preferredUsername, _ = claims["preferred_username"].(string)
+		switch groups := claims["groups"].(type) {
 		case []any:
 			for _, g := range groups {
 				if s, ok := g.(string); ok {

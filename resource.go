@@ -2,7 +2,6 @@ package httpoidc
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,14 +9,16 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 )
 
 // Token is a validated OAuth 2.0 access token. AcceptToken puts it in the
-// request context; read it with TokenFrom. Requests presenting the same
-// token share its Claims map, from the cache: treat it as read-only.
+// request context; read it with TokenFrom. Each request gets a copy of its
+// own; the Scopes and Audience slices are shared by the requests
+// presenting the same token: treat them as read-only.
 type Token struct {
 	// Subject is the sub claim: the user, or the client for a client
 	// credentials token.
@@ -36,11 +37,68 @@ type Token struct {
 	Expiry time.Time
 	// IssuedAt is the iat claim; zero if absent.
 	IssuedAt time.Time
-	// Claims holds every claim of the JWT, or every member of the
-	// introspection answer.
-	Claims map[string]any
 
-	raw string
+	// claims are shared by the requests presenting the token.
+	claims *tokenClaims
+	raw    string
+}
+
+// tokenClaims are a token's claims as JSON, decoded into a map only when
+// something reads a claim that Token has no field for.
+type tokenClaims struct {
+	json string
+	// jkt and bound are the cnf.jkt (RFC 9449 §6) that every request with
+	// the token is checked against (acceptor.checkBinding).
+	jkt   string
+	bound bool
+
+	decode sync.Once
+	m      map[string]any
+}
+
+// Claims decodes the token's claims into v, as json.Unmarshal does: every
+// claim of the JWT, or every member of the introspection answer; with
+// Config.Disabled, the TestingProfile. v is a pointer to a struct with
+// json tags, or to a map[string]any. It returns json.Unmarshal's error
+// when the claims do not fit v.
+func (t *Token) Claims(v any) error {
+	doc := "{}"
+	if t.claims != nil {
+		doc = t.claims.json
+	}
+	return json.Unmarshal([]byte(doc), v)
+}
+
+// claimMap returns the token's claims as a map, decoded once for all the
+// requests presenting the token; nil for a Token without claims. The map
+// is shared: read it, never change it.
+func (t *Token) claimMap() map[string]any {
+	c := t.claims
+	if c == nil {
+		return nil
+	}
+	c.decode.Do(func() { _ = json.Unmarshal([]byte(c.json), &c.m) })
+	return c.m
+}
+
+// newTokenClaims keeps doc, the claims c were read from, for Token.Claims.
+func newTokenClaims(doc string, c *claimValues) *tokenClaims {
+	jkt, bound := c.confirmation()
+	return &tokenClaims{json: doc, jkt: jkt, bound: bound}
+}
+
+// tokenContext is the request context AcceptToken passes on: the request's
+// copy of its Token and the context in one allocation.
+type tokenContext struct {
+	context.Context
+	tok Token
+}
+
+func (c *tokenContext) Value(key any) any {
+	if key == any(tokenKey) {
+		return &c.tok
+	}
+	return c.Context.Value(key)
 }
 
 // String describes the token without the token itself.
@@ -216,29 +274,41 @@ func (c *challenges) unauthorized(w http.ResponseWriter, challenge, code, descri
 }
 
 func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	raw, isDPoP, err := bearerToken(r, a.oc.cfg.AcceptFormToken)
+	sent, err := bearerToken(r, a.oc.cfg.AcceptFormToken)
+	raw := sent.token
 	ch := &a.bearer
-	if isDPoP {
+	if sent.dpop {
 		ch = &a.dpop
 	}
 	if err != nil {
 		var malformed invalidRequestError
 		if errors.As(err, &malformed) {
-			writeBearerError(w, http.StatusBadRequest,
-				ch.realm+`, error="invalid_request", error_description="`+string(malformed)+`"`, "invalid_request", string(malformed))
+			ch.invalidRequest(w, malformed)
 			return
 		}
 		ch.unauthorized(w, ch.realm, "unauthorized", descMissing)
 		return
 	}
+	// A token in the cache is the very token (the digest is of its bytes)
+	// that passed the RFC 6750 b64token check before it was validated, so
+	// only a token not seen before is checked again: on a cache hit the
+	// check cost a fifth of the request.
+	d := tokenDigest(raw)
+	tok := a.oc.cachedToken(&d)
+	if tok == nil && !isB64Token(raw) {
+		ch.invalidRequest(w, sent.notB64Token())
+		return
+	}
 	// DPoP (RFC 9449, dpop.go): the proof is checked before the token, so
 	// that a request without a valid one costs no introspection.
-	proof, ok := a.checkProof(w, r, raw, isDPoP)
+	proof, ok := a.checkProof(w, r, raw, sent.dpop)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	tok, err := a.oc.validateToken(ctx, raw)
+	if tok == nil {
+		tok, err = a.oc.validateToken(ctx, raw, d)
+	}
 	switch {
 	case errors.Is(err, ErrInvalidToken):
 		a.oc.log.Debug("httpoidc: bearer token refused", "path", r.URL.Path, "reason", err)
@@ -273,36 +343,48 @@ func (a *acceptor) serve(w http.ResponseWriter, r *http.Request, next http.Handl
 			return
 		}
 	}
-	// The request gets its own Token holding the token itself, for
-	// UserInfo: the cached one does not keep it, which halves the memory
-	// a cached token takes. The Claims map stays shared.
-	own := *tok
-	own.raw = raw
-	next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tokenKey, &own)))
+	// The request gets its own copy of the Token, holding the token itself
+	// for UserInfo: the cached one does not keep it, which halves the
+	// memory a cached token takes.
+	tc := &tokenContext{Context: ctx, tok: *tok}
+	tc.tok.raw = raw
+	next.ServeHTTP(w, r.WithContext(tc))
 }
 
-// validateToken returns the Token for raw. Errors wrap ErrInvalidToken
-// when the token is refused, and anything else (ErrProviderUnavailable)
-// when it could not be checked.
-func (oc *OpenIDConnect) validateToken(ctx context.Context, raw string) (*Token, error) {
+// invalidRequest answers 400 invalid_request (RFC 6750 §3.1).
+func (c *challenges) invalidRequest(w http.ResponseWriter, malformed invalidRequestError) {
+	writeBearerError(w, http.StatusBadRequest,
+		c.realm+`, error="invalid_request", error_description="`+string(malformed)+`"`, "invalid_request", string(malformed))
+}
+
+// cachedToken returns the valid token cached under d, or nil.
+func (oc *OpenIDConnect) cachedToken(d *digest) *Token {
+	if oc.cfg.Disabled {
+		return nil
+	}
+	e, _ := oc.resource.cache.get(d, oc.cfg.Now())
+	return e.tok
+}
+
+// validateToken returns the Token for raw, whose digest is d, when the
+// cache has none. Errors wrap ErrInvalidToken when the token is refused,
+// and anything else (ErrProviderUnavailable) when it could not be checked.
+func (oc *OpenIDConnect) validateToken(ctx context.Context, raw string, d digest) (*Token, error) {
 	if oc.cfg.Disabled {
 		return oc.testingToken(raw)
-	}
-	d := tokenDigest(raw)
-	if e, ok := oc.resource.cache.get(&d, oc.cfg.Now()); ok {
-		return e.tok, nil
 	}
 	p, err := oc.discover(ctx)
 	if err != nil {
 		return nil, err
 	}
 	mode := oc.cfg.AccessTokenValidation
+	jws := splitJWS(raw)
 	switch {
-	case mode != ValidateIntrospection && looksLikeJWS(raw):
+	case mode != ValidateIntrospection && jws != nil:
 		// A JWT that fails is not retried by introspection: an attacker
 		// must not get two chances, and the provider's keys are the
 		// authority on its own JWTs.
-		return oc.checkJWT(ctx, p, raw, d)
+		return oc.checkJWT(ctx, p, jws, d)
 	case mode == ValidateJWT:
 		return nil, fmt.Errorf("%w: not a JWT", ErrInvalidToken)
 	case p.introspectionURL != "":
@@ -313,27 +395,14 @@ func (oc *OpenIDConnect) validateToken(ctx context.Context, raw string) (*Token,
 	return nil, &refusal{"token", "not a JWT, and the provider's discovery document has no introspection_endpoint", fixIntrospectionEndpoint}
 }
 
-// looksLikeJWS reports whether raw is a compact JWS: three dot-separated
-// parts, the first a JSON header with an alg.
-func looksLikeJWS(raw string) bool {
-	header, rest, ok := strings.Cut(raw, ".")
-	if !ok || strings.Count(rest, ".") != 1 {
-		return false
-	}
-	decoded, err := base64.RawURLEncoding.DecodeString(header)
-	if err != nil {
-		return false
-	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	return json.Unmarshal(decoded, &h) == nil && h.Alg != ""
-}
-
 func (oc *OpenIDConnect) testingToken(raw string) (*Token, error) {
 	login := oc.testingLogin()
 	if login == nil {
 		return nil, fmt.Errorf("%w: Config.Disabled is set and there is no TestingProfile", ErrInvalidToken)
+	}
+	profile, err := json.Marshal(login.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Config.TestingProfile cannot be written as JSON: %w", ErrInvalidConfig, err)
 	}
 	return &Token{
 		Subject:  login.Subject,
@@ -341,14 +410,14 @@ func (oc *OpenIDConnect) testingToken(raw string) (*Token, error) {
 		Issuer:   oc.secrets.Issuer,
 		Scopes:   slices.Clone(oc.cfg.Scopes),
 		Audience: []string{oc.cfg.Audience},
-		Claims:   login.Profile,
+		claims:   &tokenClaims{json: string(profile)},
 		raw:      raw,
 	}, nil
 }
 
 // checkJWT verifies a JWT access token, once for all the requests that
 // present it at the same time.
-func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw string, key digest) (*Token, error) {
+func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, jws *compactJWS, key digest) (*Token, error) {
 	rs := &oc.resource
 	d := &key
 	// Do, not DoChan as introspection uses: verification is CPU-bound and
@@ -364,17 +433,16 @@ func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw str
 		// Other requests wait for this verification, so the caller leaving
 		// must not abort it; only a JWKS fetch can wait, for at most
 		// Config.Timeout.
-		payload, header, thumbprint, err := p.keys.verify(context.WithoutCancel(ctx), raw)
+		thumbprint, err := p.keys.verifyJWS(context.WithoutCancel(ctx), jws)
 		if err != nil {
 			return nil, err
 		}
-		tok, err := oc.jwtAccessToken(p, raw, payload, header, now)
+		// The payload is this JWS's own, never changed: the claims read
+		// from it share its memory.
+		tok, err := oc.jwtAccessToken(p, stringOf(jws.payload), jws.header, now)
 		if err != nil {
 			return nil, err
 		}
-		// Each request's copy gets the token (acceptor.serve), not the
-		// cache.
-		tok.raw = ""
 		if ttl := oc.cfg.TokenCacheTTL; ttl > 0 {
 			// The entry lives as long as the token would pass validation,
 			// so a cached answer is never more lenient than a fresh one.
@@ -391,24 +459,24 @@ func (oc *OpenIDConnect) checkJWT(ctx context.Context, p *providerState, raw str
 
 // jwtAccessToken checks the header and claims of a JWT access token whose
 // signature is verified (RFC 9068 §4).
-func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []byte, header jwsHeader, now time.Time) (*Token, error) {
+func (oc *OpenIDConnect) jwtAccessToken(p *providerState, payload string, header jwsHeader, now time.Time) (*Token, error) {
 	pol := oc.resource.policy
 	typed, err := pol.jwtTyped(header.Type)
 	if err != nil {
 		return nil, err
 	}
-	var claims map[string]any
-	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
+	var claims claimValues
+	if err := readClaims(payload, &claims); err != nil {
 		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrInvalidToken)
 	}
-	if r := pol.otherTokenMark(claims); r != nil {
+	if r := pol.otherTokenMark(&claims); r != nil {
 		return nil, r
 	}
-	tok, err := newToken(raw, claims)
+	tok, err := newToken(payload, &claims)
 	if err != nil {
 		return nil, err
 	}
-	if !typed && !pol.saysAccessToken(claims, tok.Audience) {
+	if !typed && !pol.saysAccessToken(&claims, tok.Audience) {
 		return nil, errNoEvidence
 	}
 	if tok.Issuer != p.issuer {
@@ -418,7 +486,7 @@ func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []
 		return nil, err
 	}
 	skew := oc.cfg.ClockSkew
-	nbf, err := numericDate(claims, "nbf")
+	nbf, err := numericDate(claims.nbf, "nbf")
 	switch {
 	case err != nil:
 		return nil, err
@@ -436,73 +504,68 @@ func (oc *OpenIDConnect) jwtAccessToken(p *providerState, raw string, payload []
 	return tok, nil
 }
 
-// newToken builds a Token from JWT claims or an introspection answer,
-// refusing registered claims of the wrong type.
-func newToken(raw string, claims map[string]any) (*Token, error) {
-	tok := &Token{Claims: claims, raw: raw}
+// newToken builds a Token from claims, read from doc (JWT claims or an
+// introspection answer), refusing registered claims of the wrong type. The
+// Token does not hold the token itself: each request's copy does
+// (acceptor.serve), the cache does not.
+func newToken(doc string, claims *claimValues) (*Token, error) {
+	tok := &Token{claims: newTokenClaims(doc, claims)}
 	var err error
-	str := func(name string) string {
-		v, present := claims[name]
-		s, ok := v.(string)
-		if present && !ok && err == nil {
+	str := func(name string, v jsonValue) string {
+		s, ok := v.str()
+		if v.present() && !ok && err == nil {
 			err = fmt.Errorf("%w: claim %s is not a string", ErrInvalidToken, name)
 		}
 		return s
 	}
-	tok.Subject, tok.Issuer = str("sub"), str("iss")
+	tok.Subject, tok.Issuer = str("sub", claims.sub), str("iss", claims.iss)
 	// The client is client_id (RFC 9068, RFC 7662), else azp (OpenID
 	// Connect, Keycloak, Entra ID v2), else Okta's cid or Entra ID v1's
 	// appid.
-	for _, name := range []string{"client_id", "azp", "cid", "appid"} {
+	for _, c := range []struct {
+		name  string
+		value jsonValue
+	}{{"client_id", claims.clientID}, {"azp", claims.azp}, {"cid", claims.cid}, {"appid", claims.appid}} {
 		if tok.ClientID == "" {
-			tok.ClientID = str(name)
+			tok.ClientID = str(c.name, c.value)
 		}
 	}
-	tok.Scopes = strings.Fields(str("scope"))
-	aud, audErr := stringsClaim(claims, "aud", strings.Fields)
-	if audErr != nil {
-		return nil, audErr
+	tok.Scopes = strings.Fields(str("scope", claims.scope))
+	if err != nil {
+		return nil, err
 	}
-	tok.Audience = aud
-	scp, scpErr := stringsClaim(claims, "scp", strings.Fields)
-	if scpErr != nil {
-		return nil, scpErr
+	// RFC 7519 §4.1.3: a single string is one audience, spaces and all.
+	if tok.Audience, err = stringsClaim(claims.aud, "aud", oneString); err != nil {
+		return nil, err
+	}
+	// Entra ID v2 and Okta's scp is an array, or one space-separated string.
+	scp, err := stringsClaim(claims.scp, "scp", strings.Fields)
+	if err != nil {
+		return nil, err
 	}
 	for _, s := range scp {
 		if !slices.Contains(tok.Scopes, s) {
 			tok.Scopes = append(tok.Scopes, s)
 		}
 	}
-	if err != nil {
+	if tok.Expiry, err = numericDate(claims.exp, "exp"); err != nil {
 		return nil, err
 	}
-	if tok.Expiry, err = numericDate(claims, "exp"); err != nil {
-		return nil, err
-	}
-	if tok.IssuedAt, err = numericDate(claims, "iat"); err != nil {
+	if tok.IssuedAt, err = numericDate(claims.iat, "iat"); err != nil {
 		return nil, err
 	}
 	return tok, nil
 }
 
 // stringsClaim reads a claim that is one string, made a list by split, or
-// an array of strings (RFC 7519 §4.1.3 for aud); nil if absent or null.
-func stringsClaim(claims map[string]any, name string, split func(string) []string) ([]string, error) {
-	switch v := claims[name].(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return split(v), nil
-	case []any:
-		var values []string
-		for _, item := range v {
-			s, ok := item.(string)
-			if !ok {
-				return nil, fmt.Errorf("%w: claim %s holds a non-string", ErrInvalidToken, name)
-			}
-			values = append(values, s)
-		}
+// an array of strings; nil if absent or null.
+func stringsClaim(v jsonValue, name string, split func(string) []string) ([]string, error) {
+	values, ok := v.strs(split)
+	switch {
+	case ok:
 		return values, nil
+	case len(v) > 0 && v[0] == '[':
+		return nil, fmt.Errorf("%w: claim %s holds a non-string", ErrInvalidToken, name)
 	}
 	return nil, fmt.Errorf("%w: claim %s is neither a string nor an array", ErrInvalidToken, name)
 }
@@ -515,13 +578,12 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // numericDate reads an RFC 7519 NumericDate claim; zero if absent.
-func numericDate(claims map[string]any, name string) (time.Time, error) {
-	v, present := claims[name]
-	if !present {
+func numericDate(v jsonValue, name string) (time.Time, error) {
+	if !v.present() {
 		return time.Time{}, nil
 	}
 	// Beyond the year 30000 is not a date any provider means.
-	if f, ok := v.(float64); ok && f >= 0 && f < 9e11 {
+	if f, ok := v.number(); ok && f >= 0 && f < 9e11 {
 		return time.Unix(int64(f), 0), nil
 	}
 	return time.Time{}, fmt.Errorf("%w: claim %s is not a NumericDate", ErrInvalidToken, name)

@@ -281,7 +281,7 @@ func TestAcceptTokenStrictType(t *testing.T) {
 			oc   *OpenIDConnect
 			want bool
 		}{{a.oc, tt.strict}, {lenient.oc, tt.lenient}} {
-			_, err := c.oc.jwtAccessToken(a.oc.provider.Load(), jwt, mustPayload(t, jwt), header, a.op.Now())
+			_, err := c.oc.jwtAccessToken(a.oc.provider.Load(), mustPayload(t, jwt), header, a.op.Now())
 			if c.want {
 				require.NoError(t, err, tt.typ)
 			} else {
@@ -309,6 +309,9 @@ func TestJWTClaims(t *testing.T) {
 		{"valid", func(map[string]any) {}, true},
 		{"aud array", func(c map[string]any) { c["aud"] = []string{"other", "api"} }, true},
 		{"aud without us", func(c map[string]any) { c["aud"] = []string{"other"} }, false},
+		// RFC 7519 §4.1.3: a string is one audience, spaces and all.
+		{"aud one string with a space", func(c map[string]any) { c["aud"] = "other api" }, false},
+		{"sub null", func(c map[string]any) { c["sub"] = nil }, false},
 		{"no aud", func(c map[string]any) { delete(c, "aud") }, false},
 		{"wrong iss", func(c map[string]any) { c["iss"] = a.op.URL + "/" }, false},
 		{"no iss", func(c map[string]any) { delete(c, "iss") }, false},
@@ -332,7 +335,7 @@ func TestJWTClaims(t *testing.T) {
 			tt.change(claims)
 			payload, err := json.Marshal(claims)
 			require.NoError(t, err)
-			tok, err := a.oc.jwtAccessToken(p, "raw", payload, header, now)
+			tok, err := a.oc.jwtAccessToken(p, string(payload), header, now)
 			if !tt.ok {
 				require.ErrorIs(t, err, ErrInvalidToken)
 				return
@@ -342,16 +345,16 @@ func TestJWTClaims(t *testing.T) {
 		})
 	}
 	for _, payload := range []string{"[]", "null", "x", `{"exp":1e300}`} {
-		_, err := a.oc.jwtAccessToken(p, "raw", []byte(payload), header, now)
+		_, err := a.oc.jwtAccessToken(p, payload, header, now)
 		require.ErrorIs(t, err, ErrInvalidToken, payload)
 	}
 }
 
-func mustPayload(t *testing.T, jwt string) []byte {
+func mustPayload(t *testing.T, jwt string) string {
 	parts := strings.Split(jwt, ".")
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	require.NoError(t, err)
-	return payload
+	return string(payload)
 }
 
 func TestAcceptTokenContext(t *testing.T) {
@@ -375,7 +378,16 @@ func TestAcceptTokenContext(t *testing.T) {
 		require.Equal(t, []string{"api"}, got.Audience)
 		require.WithinDuration(t, a.op.Now().Add(time.Hour), got.Expiry, 2*time.Second)
 		require.WithinDuration(t, a.op.Now(), got.IssuedAt, 2*time.Second)
-		require.Equal(t, "openid read", got.Claims["scope"])
+		var claims map[string]any
+		require.NoError(t, got.Claims(&claims))
+		require.Equal(t, "openid read", claims["scope"])
+		var typed struct {
+			Subject string `json:"sub"`
+			Scope   string `json:"scope"`
+		}
+		require.NoError(t, got.Claims(&typed))
+		require.Equal(t, "alice", typed.Subject)
+		require.Equal(t, "openid read", typed.Scope)
 		require.Equal(t, raw, got.raw)
 	}
 	_, ok := TokenFrom(context.Background())
@@ -416,9 +428,9 @@ func TestScopeClaims(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var claims map[string]any
-			require.NoError(t, json.Unmarshal([]byte(tt.claims), &claims))
-			tok, err := newToken("raw", claims)
+			var claims claimValues
+			require.NoError(t, readClaims(tt.claims, &claims))
+			tok, err := newToken(tt.claims, &claims)
 			if tt.err {
 				require.ErrorIs(t, err, ErrInvalidToken)
 				return

@@ -2,7 +2,6 @@ package httpoidc
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,13 +114,13 @@ func (pol *tokenPolicy) jwtTyped(typ string) (bool, error) {
 // refresh token carries. ID tokens travel further than access tokens
 // (id_token_hint in logout URLs, front ends that forward them), and
 // refresh tokens live for weeks: neither may ever open the API.
-func (pol *tokenPolicy) otherTokenMark(claims map[string]any) *refusal {
+func (pol *tokenPolicy) otherTokenMark(claims *claimValues) *refusal {
 	// Keycloak names the kind of every token in a typ claim: Bearer for
 	// access tokens; ID, Refresh, Offline and Logout for the others.
 	// Before version 25 it also copied the nonce into access tokens.
 	keycloakAccess := false
-	if v, present := claims["typ"]; present {
-		typ, _ := v.(string)
+	if claims.typ.present() {
+		typ, _ := claims.typ.str()
 		if !strings.EqualFold(typ, "Bearer") {
 			return &refusal{"typ", fmt.Sprintf("the claim %s marks another kind of token than an access token", quoteShort(typ)), ""}
 		}
@@ -129,30 +128,31 @@ func (pol *tokenPolicy) otherTokenMark(claims map[string]any) *refusal {
 	}
 	// Cognito's token_use is id or access; Ory Hydra and Dex answer
 	// introspection with access_token or refresh_token.
-	if v, present := claims["token_use"]; present {
-		if use, _ := v.(string); use != "access" && use != "access_token" {
+	if claims.tokenUse.present() {
+		if use, _ := claims.tokenUse.str(); use != "access" && use != "access_token" {
 			return &refusal{"token_use", fmt.Sprintf("%s is not an access token", quoteShort(use)), ""}
 		}
 	}
 	// OpenID Connect Back-Channel Logout §2.4 and RFC 8417: events makes
 	// a logout token or another security event token.
-	if _, present := claims["events"]; present {
+	if claims.events.present() {
 		return &refusal{"events", "present: a logout or security event token", ""}
 	}
 	// OpenID Connect Core §3.3.2.11 and FAPI: only ID tokens hash the code
 	// or the state.
-	for _, name := range []string{"c_hash", "s_hash"} {
-		if _, present := claims[name]; present {
-			return &refusal{name, "present: an ID token", ""}
-		}
+	if claims.cHash.present() {
+		return &refusal{"c_hash", "present: an ID token", ""}
+	}
+	if claims.sHash.present() {
+		return &refusal{"s_hash", "present: an ID token", ""}
 	}
 	if pol.idTokenShaped {
 		return nil
 	}
-	if _, present := claims["at_hash"]; present {
+	if claims.atHash.present() {
 		return &refusal{"at_hash", "present: an ID token", fixIDTokenShaped}
 	}
-	if _, present := claims["nonce"]; present && !keycloakAccess {
+	if claims.nonce.present() && !keycloakAccess {
 		return &refusal{"nonce", "present: an ID token", fixIDTokenShaped}
 	}
 	return nil
@@ -163,21 +163,17 @@ func (pol *tokenPolicy) otherTokenMark(claims map[string]any) *refusal {
 // carries the client ID as aud like access tokens for the default
 // Audience, is never taken for one. otherTokenMark has passed, so a typ
 // claim is Keycloak's Bearer and a token_use is access.
-func (pol *tokenPolicy) saysAccessToken(claims map[string]any, audience []string) bool {
-	for _, name := range []string{"scope", "scp", "typ", "token_use"} {
-		if _, present := claims[name]; present {
-			return true
-		}
+func (pol *tokenPolicy) saysAccessToken(claims *claimValues, audience []string) bool {
+	if claims.scope.present() || claims.scp.present() || claims.typ.present() || claims.tokenUse.present() {
+		return true
 	}
 	// client_id names the client an access token was issued to (RFC 9068
 	// §2.2), but zitadel puts it into its ID tokens too, beside azp, the
 	// ID token's authorized party (OpenID Connect Core §2), which its
 	// access tokens lack; its ID tokens from a token exchange (RFC 8693)
 	// carry neither nonce nor at_hash.
-	if _, present := claims["client_id"]; present {
-		if _, idToken := claims["azp"]; !idToken {
-			return true
-		}
+	if claims.clientID.present() && !claims.azp.present() {
+		return true
 	}
 	// An audience configured for this API, other than the client ID, is
 	// never an ID token's.
@@ -244,14 +240,14 @@ func (pol *tokenPolicy) otherAudience(audience []string) string {
 // the token itself: when it is a JWT, which the provider has just vouched
 // for, its claims are checked for ID-token marks too, because providers
 // (Dex) answer for their ID tokens as if they were access tokens.
-func (pol *tokenPolicy) judgeIntrospection(claims map[string]any, raw, issuer string) error {
+func (pol *tokenPolicy) judgeIntrospection(claims *claimValues, raw, issuer string) error {
 	// A refresh token is not a bearer access token. A DPoP-bound token
 	// (RFC 9449 §6.2) is accepted only with the cnf.jkt that AcceptToken
 	// then checks its proof against (dpop.go): without it, no proof can
 	// be checked.
-	if v, present := claims["token_type"]; present {
-		typ, _ := v.(string)
-		_, bound := confirmationKey(&Token{Claims: claims})
+	if claims.tokenType.present() {
+		typ, _ := claims.tokenType.str()
+		_, bound := claims.confirmation()
 		if !strings.EqualFold(typ, "Bearer") && typ != "access_token" && !(strings.EqualFold(typ, "DPoP") && bound) {
 			return &refusal{"token_type", fmt.Sprintf("%s is not a bearer access token", quoteShort(typ)), ""}
 		}
@@ -259,56 +255,33 @@ func (pol *tokenPolicy) judgeIntrospection(claims map[string]any, raw, issuer st
 	if r := pol.otherTokenMark(claims); r != nil {
 		return r
 	}
-	if typ, payload := unverifiedJWT(raw); payload != nil {
+	if jws := splitJWS(raw); jws != nil {
 		// The provider vouches for the token, so it is judged as a
 		// verified JWT would be.
-		typed, err := pol.jwtTyped(typ)
+		typed, err := pol.jwtTyped(jws.header.Type)
 		if err != nil {
 			return err
 		}
-		if r := pol.otherTokenMark(payload); r != nil {
-			return r
-		}
-		aud, _ := newToken(raw, payload)
-		if !typed && (aud == nil || !pol.saysAccessToken(payload, aud.Audience)) {
-			return errNoEvidence
+		var payload claimValues
+		decoded, err := base64.RawURLEncoding.DecodeString(jws.encodedPayload)
+		if err == nil && readClaims(stringOf(decoded), &payload) == nil {
+			if r := pol.otherTokenMark(&payload); r != nil {
+				return r
+			}
+			aud, err := stringsClaim(payload.aud, "aud", oneString)
+			if !typed && (err != nil || !pol.saysAccessToken(&payload, aud)) {
+				return errNoEvidence
+			}
 		}
 	}
 	// RFC 7662 §2.2: iss is optional; when present it must be the provider
 	// this API trusts.
-	if v, present := claims["iss"]; present {
-		if iss, _ := v.(string); iss != issuer {
+	if claims.iss.present() {
+		if iss, _ := claims.iss.str(); iss != issuer {
 			return &refusal{"iss", fmt.Sprintf("%s is not the provider", quoteShort(iss)), ""}
 		}
 	}
 	return nil
-}
-
-// unverifiedJWT returns the typ header and the claims of raw if it is a
-// compact JWS, else a nil map. They serve only to refuse a token, never to
-// accept one.
-func unverifiedJWT(raw string) (string, map[string]any) {
-	header, rest, ok := strings.Cut(raw, ".")
-	if !ok {
-		return "", nil
-	}
-	payload, _, ok := strings.Cut(rest, ".")
-	if !ok {
-		return "", nil
-	}
-	var h struct {
-		Typ string `json:"typ"`
-	}
-	var claims map[string]any
-	decodedHeader, err := base64.RawURLEncoding.DecodeString(header)
-	if err != nil || json.Unmarshal(decodedHeader, &h) != nil {
-		return "", nil
-	}
-	decoded, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil || json.Unmarshal(decoded, &claims) != nil {
-		return "", nil
-	}
-	return h.Typ, claims
 }
 
 // logRefusal tells the operator, at most once a minute, why a token was

@@ -2,18 +2,37 @@
 # ratios.sh runs BenchmarkPaths (or reads the output of an earlier run from
 # the file given) and prints each case's CPU per request as a ratio to
 # go-oidc's Verify, then the ratios the performance goals are stated in.
-# The figure per case is the median of the -count runs; the spread is the
-# smallest and largest run as a ratio to that median.
+# The figure per case is the median of the rounds; the spread is the
+# smallest and largest round as a ratio to that median.
 #
-#	./ratios.sh                  # go test -run '^$' -bench Paths -count 5 -benchtime 3000x
-#	./ratios.sh -count 10        # extra go test flags
+# Each round is one go test run of every case for -benchtime (default 1s,
+# tens of thousands of requests for a cached token): the rounds interleave
+# the cases in time, so that a neighbour's load on this shared machine
+# falls on all of them alike, not on the cases that ran while it lasted.
+#
+#	./ratios.sh                  # 5 rounds
+#	./ratios.sh -count 8         # 8 rounds; other flags go to go test
 #	./ratios.sh out.txt          # an earlier run's output
 set -euo pipefail
 cd "$(dirname "$0")"
 if [[ $# -eq 1 && -f $1 ]]; then
 	out=$(cat "$1")
 else
-	out=$(go test -run '^$' -bench Paths -count 5 -benchtime 3000x "$@" . | tee /dev/stderr)
+	rounds=5
+	flags=()
+	while [[ $# -gt 0 ]]; do
+		if [[ $1 == -count && $# -gt 1 ]]; then
+			rounds=$2
+			shift 2
+		else
+			flags+=("$1")
+			shift
+		fi
+	done
+	go test -c -o /dev/null . # build once, before the first round
+	out=$(for ((round = 1; round <= rounds; round++)); do
+		go test -run '^$' -bench Paths -count 1 -benchtime 1s ${flags[@]+"${flags[@]}"} .
+	done | tee /dev/stderr)
 fi
 awk '
 /^BenchmarkPaths\// {
