@@ -45,7 +45,7 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 		}
 		// Other requests share the answer, so the caller leaving must not
 		// abort the request.
-		octx, cancel := oc.introspectionContext(context.WithoutCancel(ctx))
+		octx, cancel := oc.introspectionContext(context.WithoutCancel(ctx), p)
 		defer cancel()
 		return oc.introspect(octx, p, raw, d)
 	})
@@ -57,12 +57,17 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 
 // introspectionContext is outbound without its timer when the HTTP client
 // has a Timeout of its own (the default client does): the client's bounds
-// the call, and a second timer per call would only cost.
-func (oc *OpenIDConnect) introspectionContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if oc.cfg.HTTPClient.Timeout <= 0 || oc.cfg.HTTPClient.Timeout > oc.cfg.Timeout {
+// the call, and a second timer per call would only cost. The HTTP client
+// rides in the context only for the client credentials grant of
+// AuthBearer; the introspection request itself is sent with it directly.
+func (oc *OpenIDConnect) introspectionContext(ctx context.Context, p *providerState) (context.Context, context.CancelFunc) {
+	switch {
+	case oc.cfg.HTTPClient.Timeout <= 0 || oc.cfg.HTTPClient.Timeout > oc.cfg.Timeout:
 		return oc.outbound(ctx)
+	case p.introspectionAuthMethod == AuthBearer:
+		return context.WithValue(ctx, oauth2.HTTPClient, oc.cfg.HTTPClient), func() {}
 	}
-	return context.WithValue(ctx, oauth2.HTTPClient, oc.cfg.HTTPClient), func() {}
+	return ctx, func() {}
 }
 
 // introspect validates raw with the provider's introspection endpoint and
@@ -156,15 +161,18 @@ func (oc *OpenIDConnect) introspection(ctx context.Context, p *providerState, ra
 		if status != http.StatusOK {
 			return "", fmt.Errorf("%w: introspection endpoint answered %d", ErrProviderUnavailable, status)
 		}
-		// A copy of its own, so that a cached answer does not keep the
-		// read buffer's spare capacity.
-		doc := string(body)
+		// The body is this answer's own, never changed: the claims read
+		// from it share its memory.
+		doc := stringOf(body)
 		if err := readClaims(doc, claims); err != nil {
 			return "", fmt.Errorf("%w: introspection answer is not a JSON object", ErrProviderUnavailable)
 		}
 		return doc, nil
 	}
 }
+
+// maxIntrospectionAnswer bounds the introspection answer read.
+const maxIntrospectionAnswer = 1 << 20
 
 func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState, raw, bearer string) (int, []byte, error) {
 	// The form is written out rather than built as url.Values, which
@@ -191,7 +199,15 @@ func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState
 		return 0, nil, fmt.Errorf("%w: introspection: %w", ErrProviderUnavailable, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var body []byte
+	if n := resp.ContentLength; n >= 0 && n <= maxIntrospectionAnswer {
+		// Read into a buffer of the announced size, which a cached
+		// answer keeps no more of than it needs.
+		body = make([]byte, n)
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxIntrospectionAnswer))
+	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: reading introspection answer: %w", ErrProviderUnavailable, err)
 	}
