@@ -44,10 +44,8 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 			return nil, errIntrospectionBudget
 		}
 		// Other requests share the answer, so the caller leaving must not
-		// abort the request.
-		octx, cancel := oc.introspectionContext(context.WithoutCancel(ctx), p)
-		defer cancel()
-		return oc.introspect(octx, p, raw, d)
+		// abort the request: its context gives only its values.
+		return oc.introspect(oc.introspectionContext(ctx, p), p, raw, d)
 	})
 	if err != nil {
 		return nil, err
@@ -55,19 +53,86 @@ func (oc *OpenIDConnect) checkIntrospection(ctx context.Context, p *providerStat
 	return v.(*Token), nil
 }
 
-// introspectionContext is outbound without its timer when the HTTP client
-// has a Timeout of its own (the default client does): the client's bounds
-// the call, and a second timer per call would only cost. The HTTP client
-// rides in the context only for the client credentials grant of
-// AuthBearer; the introspection request itself is sent with it directly.
-func (oc *OpenIDConnect) introspectionContext(ctx context.Context, p *providerState) (context.Context, context.CancelFunc) {
-	switch {
-	case oc.cfg.HTTPClient.Timeout <= 0 || oc.cfg.HTTPClient.Timeout > oc.cfg.Timeout:
-		return oc.outbound(ctx)
-	case p.introspectionAuthMethod == AuthBearer:
-		return context.WithValue(ctx, oauth2.HTTPClient, oc.cfg.HTTPClient), func() {}
+// introspectionContext is the context of an introspection call: ctx's
+// values, and a deadline shared with the other calls (sharedDeadline). The
+// HTTP client rides in it only for the client credentials grant of
+// AuthBearer; the introspection request itself is sent with
+// introspectionClient directly.
+func (oc *OpenIDConnect) introspectionContext(ctx context.Context, p *providerState) context.Context {
+	rs := &oc.resource
+	ctx = deadlineWithValues{Context: rs.deadline.get(time.Now()), values: ctx}
+	if p.introspectionAuthMethod == AuthBearer {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, oc.cfg.HTTPClient)
 	}
-	return ctx, func() {}
+	return ctx
+}
+
+// sharedDeadline bounds introspection calls without a timer each: the
+// calls that start within a tenth of the bound share one context whose
+// deadline is the bound after the first of them, so that each call gets
+// between nine tenths of the bound and all of it. A timer per call
+// (http.Client.Timeout, context.WithTimeout) cost 4% of the CPU of a new
+// opaque token, and a flood of them is what IntrospectionsPerSecond
+// meters.
+type sharedDeadline struct {
+	bound time.Duration
+
+	mu      sync.Mutex
+	current context.Context
+	cancel  context.CancelFunc
+	renewAt time.Time
+}
+
+// newSharedDeadline returns a sharedDeadline for client, whose own Timeout
+// it takes over when that is shorter than timeout, and the client to send
+// with it: client without its Timeout.
+func newSharedDeadline(client *http.Client, timeout time.Duration) (*sharedDeadline, *http.Client) {
+	bound := timeout
+	if client.Timeout > 0 {
+		bound = min(bound, client.Timeout)
+	}
+	untimed := *client
+	untimed.Timeout = 0
+	return &sharedDeadline{bound: bound}, &untimed
+}
+
+// get returns the context for a call starting at now (wall clock).
+func (s *sharedDeadline) get(now time.Time) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current == nil || !now.Before(s.renewAt) {
+		// The context replaced is not cancelled: the calls that have it
+		// end at its deadline at the latest, when its timer releases it.
+		s.current, s.cancel = context.WithDeadline(context.Background(), now.Add(s.bound))
+		s.renewAt = now.Add(s.bound / 10)
+	}
+	return s.current
+}
+
+// stop releases the current context's timer.
+func (s *sharedDeadline) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+// deadlineWithValues is the deadline and cancellation of one context with
+// the values of another. The deadline's context answers Value first: it
+// answers only the context package's own key, through which the HTTP
+// transport's child contexts attach to it (context.propagateCancel), where
+// the values' context would make each of them start a goroutine.
+type deadlineWithValues struct {
+	context.Context
+	values context.Context
+}
+
+func (c deadlineWithValues) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }
 
 // introspect validates raw with the provider's introspection endpoint and
@@ -194,7 +259,7 @@ func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState
 	case AuthBearer:
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := oc.cfg.HTTPClient.Do(req)
+	resp, err := oc.resource.introspectionClient.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: introspection: %w", ErrProviderUnavailable, err)
 	}

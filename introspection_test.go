@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -222,4 +223,94 @@ func TestIntrospectionAudience(t *testing.T) {
 			requireAnswer(t, answerInvalidToken, rec)
 		})
 	}
+}
+
+// TestIntrospectionDeadline checks that every introspection call is
+// bounded by Config.Timeout, or by the HTTPClient's shorter Timeout, also
+// when the provider stalls in the middle of its answer; that the calls
+// carry the values of the request's context; and that the request leaving
+// does not abort a call other requests may share.
+func TestIntrospectionDeadline(t *testing.T) {
+	t.Parallel()
+	stall := make(chan struct{})
+	defer close(stall)
+	// headersThenStall answers 200 with a Content-Length, and then sends
+	// nothing.
+	headersThenStall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	defer headersThenStall.Close()
+	tests := []struct {
+		name      string
+		configure func(*Config)
+	}{
+		{"Config.Timeout", func(c *Config) { c.Timeout = 300 * time.Millisecond }},
+		{"HTTPClient.Timeout", func(c *Config) { c.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, func(c *Config) {
+				tt.configure(c)
+				c.ClientSecrets.IntrospectionURI = headersThenStall.URL
+			})
+			began := time.Now()
+			requireAnswer(t, answerUnavailable, a.get(a.issue(oidctest.Opaque)))
+			require.Less(t, time.Since(began), 3*time.Second)
+		})
+	}
+
+	t.Run("the request's values, not its cancellation", func(t *testing.T) {
+		type key struct{}
+		var seen atomic.Value
+		a := newAPI(t, func(c *Config) {
+			c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if strings.HasSuffix(r.URL.Path, "/introspect") {
+					seen.Store(fmt.Sprint(r.Context().Value(key{}), " ", r.Context().Err()))
+				}
+				return http.DefaultTransport.RoundTrip(r)
+			})}
+		})
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "traced"))
+		cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer "+a.issue(oidctest.Opaque))
+		requireOK(t, "alice ", a.serve(req))
+		require.Equal(t, "traced <nil>", seen.Load())
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestSharedDeadline checks that calls within a tenth of the bound share
+// one context, and that each gets between nine tenths of the bound and
+// all of it.
+func TestSharedDeadline(t *testing.T) {
+	t.Parallel()
+	s, client := newSharedDeadline(&http.Client{Timeout: time.Minute}, 10*time.Second)
+	defer s.stop()
+	require.Zero(t, client.Timeout)
+	require.Equal(t, 10*time.Second, s.bound)
+	start := time.Now()
+	first := s.get(start)
+	for _, later := range []time.Duration{0, 500 * time.Millisecond, 999 * time.Millisecond} {
+		ctx := s.get(start.Add(later))
+		require.Equal(t, first, ctx)
+		deadline, ok := ctx.Deadline()
+		require.True(t, ok)
+		left := deadline.Sub(start.Add(later))
+		require.True(t, left > 9*time.Second && left <= 10*time.Second, left)
+	}
+	renewed := s.get(start.Add(time.Second))
+	require.NotEqual(t, first, renewed)
+	deadline, _ := renewed.Deadline()
+	require.Equal(t, start.Add(11*time.Second), deadline)
+	require.NoError(t, first.Err(), "the replaced context lives until its deadline")
 }

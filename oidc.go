@@ -194,13 +194,17 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 }
 
 // Close stops the background work New started: the cleanup goroutine of
-// the in-memory session store New creates when Config gives no store. The
+// the in-memory session store New creates when Config gives no store, and
+// the timer of the introspection calls' deadline. The
 // OpenIDConnect must not be used after Close; calling Close again does
 // nothing.
 func (oc *OpenIDConnect) Close() {
 	oc.closeOnce.Do(func() {
 		if oc.memory != nil {
 			oc.memory.close()
+		}
+		if oc.resource.deadline != nil {
+			oc.resource.deadline.stop()
 		}
 	})
 }

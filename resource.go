@@ -26,9 +26,13 @@ type resourceServer struct {
 	// budget bounds the introspection calls for tokens not seen before
 	// (Config.IntrospectionsPerSecond); nil when unlimited.
 	budget *tokenBucket
-	bearer introspectionBearer
-	policy *tokenPolicy
-	dpop   *dpopState
+	// deadline bounds the introspection calls made with
+	// introspectionClient, Config.HTTPClient without a Timeout of its own.
+	deadline            *sharedDeadline
+	introspectionClient *http.Client
+	bearer              introspectionBearer
+	policy              *tokenPolicy
+	dpop                *dpopState
 }
 
 // rejectionTTL bounds how long an inactive token is remembered: long
@@ -43,6 +47,7 @@ func (rs *resourceServer) init(cfg *Config, clientID string) {
 	rs.rejected = newTokenCache(cfg.TokenCacheSize)
 	rs.budget = newTokenBucket(cfg.IntrospectionsPerSecond)
 	rs.dpop = newDPoPState(cfg)
+	rs.deadline, rs.introspectionClient = newSharedDeadline(cfg.HTTPClient, cfg.Timeout)
 }
 
 // AcceptToken returns middleware that passes a request to the next handler
