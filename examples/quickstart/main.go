@@ -105,11 +105,22 @@ func run(ctx context.Context, appLn, providerLn net.Listener, out io.Writer) err
 
 	group.Go(func() error {
 		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return errors.Join(appSrv.Shutdown(shutdown), providerSrv.Shutdown(shutdown))
+		return errors.Join(shutdown(appSrv), shutdown(providerSrv))
 	})
 	return group.Wait()
+}
+
+// shutdown lets srv finish its requests for up to two seconds, then closes
+// the connections left: a browser keeps connections it opened in advance
+// for requests it may never send (Chromium's preconnect), which would
+// otherwise hold the shutdown until its deadline and make it fail.
+func shutdown(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return srv.Close()
 }
 
 func serve(srv *http.Server, ln net.Listener) error {
