@@ -254,8 +254,7 @@ func (oc *OpenIDConnect) postIntrospection(ctx context.Context, p *providerState
 	req.Header.Set("Accept", "application/json")
 	switch p.introspectionAuthMethod {
 	case AuthClientSecretBasic:
-		// RFC 6749 §2.3.1: the credentials are form-encoded first.
-		req.SetBasicAuth(url.QueryEscape(oc.secrets.ClientID), url.QueryEscape(oc.secrets.ClientSecret))
+		req.Header.Set("Authorization", oc.resource.basicAuthorization)
 	case AuthBearer:
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}

@@ -179,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 		}
 		oc.pending = newPendingCookies(key, secure, cfg.BasePath+"/")
 	}
-	oc.resource.init(&oc.cfg, oc.secrets.ClientID)
+	oc.resource.init(&oc.cfg, oc.secrets)
 	if oc.cfg.Audience == "" {
 		oc.cfg.Audience = oc.secrets.ClientID
 	}

@@ -2,10 +2,12 @@ package httpoidc
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -30,9 +32,12 @@ type resourceServer struct {
 	// introspectionClient, Config.HTTPClient without a Timeout of its own.
 	deadline            *sharedDeadline
 	introspectionClient *http.Client
-	bearer              introspectionBearer
-	policy              *tokenPolicy
-	dpop                *dpopState
+	// basicAuthorization is the Authorization header of
+	// client_secret_basic, written once.
+	basicAuthorization string
+	bearer             introspectionBearer
+	policy             *tokenPolicy
+	dpop               *dpopState
 }
 
 // rejectionTTL bounds how long an inactive token is remembered: long
@@ -41,7 +46,11 @@ type resourceServer struct {
 // provider changes its mind.
 const rejectionTTL = 5 * time.Second
 
-func (rs *resourceServer) init(cfg *Config, clientID string) {
+func (rs *resourceServer) init(cfg *Config, secrets *ClientSecrets) {
+	clientID := secrets.ClientID
+	// RFC 6749 §2.3.1: the credentials are form-encoded first.
+	credentials := url.QueryEscape(clientID) + ":" + url.QueryEscape(secrets.ClientSecret)
+	rs.basicAuthorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(credentials))
 	rs.policy = newTokenPolicy(cfg, clientID)
 	rs.cache = newTokenCache(cfg.TokenCacheSize)
 	rs.rejected = newTokenCache(cfg.TokenCacheSize)
