@@ -149,9 +149,12 @@ func (c *Config) secretsFromEnv() error {
 		}
 		issuer = strings.TrimSuffix(metadata, wellKnown)
 	}
+	needSecret := c.ClientKeyFile == "" && c.ClientKey == nil
 	s := c.ClientSecrets
 	if s == nil && c.ClientSecretsFile != "" {
-		loaded, err := LoadClientSecrets(c.ClientSecretsFile)
+		// A client authenticating with a key (private_key_jwt) has no
+		// client secret in its file.
+		loaded, err := loadClientSecrets(c.ClientSecretsFile, needSecret)
 		if err != nil {
 			return err
 		}
@@ -168,7 +171,7 @@ func (c *Config) secretsFromEnv() error {
 			*v.dst = v.value
 		}
 	}
-	if err := s.validate(c.ClientKeyFile == "" && c.ClientKey == nil); err != nil {
+	if err := s.validate(needSecret); err != nil {
 		return fmt.Errorf("OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_SERVER_METADATA_URL (without OIDC_CLIENT_SECRETS, all three are needed): %w", err)
 	}
 	c.ClientSecrets, c.ClientSecretsFile = s, ""

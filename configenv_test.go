@@ -119,6 +119,17 @@ func TestConfigFromEnvFlaskOIDC2Settings(t *testing.T) {
 		require.Equal(t, "id", cfg.ClientSecrets.ClientID)
 		require.Equal(t, []string{"https://app.example/authorize"}, cfg.ClientSecrets.RedirectURIs)
 	})
+	t.Run("over a secrets file without a secret, with a client key", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "client_secrets.json")
+		require.NoError(t, os.WriteFile(path, []byte(`{"web":{"client_id":"old","issuer":"https://op.example"}}`), 0o600))
+		t.Setenv("OIDC_CLIENT_SECRETS", path)
+		t.Setenv("OIDC_CLIENT_KEY_FILE", filepath.Join(dir, "client-key.pem"))
+		t.Setenv("OIDC_CLIENT_ID", "id")
+		cfg, err := httpoidc.ConfigFromEnv()
+		require.NoError(t, err)
+		require.Equal(t, httpoidc.ClientSecrets{ClientID: "id", Issuer: "https://op.example"}, *cfg.ClientSecrets)
+	})
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
