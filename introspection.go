@@ -72,8 +72,7 @@ func (oc *OpenIDConnect) introspectionContext(ctx context.Context, p *providerSt
 // deadline is the bound after the first of them, so that each call gets
 // between nine tenths of the bound and all of it. A timer per call
 // (http.Client.Timeout, context.WithTimeout) cost 4% of the CPU of a new
-// opaque token, and a flood of them is what IntrospectionsPerSecond
-// meters.
+// opaque token.
 type sharedDeadline struct {
 	bound time.Duration
 
