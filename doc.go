@@ -71,7 +71,8 @@
 //
 // AcceptToken validates bearer tokens as RFC 9068 JWT access tokens against
 // the provider's keys, or by RFC 7662 introspection, caches the result, and
-// answers failures as RFC 6750 says. TokenFrom reads the validated token.
+// answers failures as RFC 6750 says. TokenFrom reads the validated token;
+// Token.Claims decodes the claims it has no field for.
 // Set Config.ResourceServerOnly for an API without login.
 //
 // # Token policy
