@@ -277,11 +277,11 @@ func (p *reverseProxy) requester(ctx context.Context) (identity, bool) {
 	return identity{}, false
 }
 
-// userHeaders returns the headers naming id, in oauth2-proxy's names under
-// prefix ("X-Forwarded-" upstream, "X-Auth-Request-" for auth_request).
-// Empty values are left out, so an upstream never sees an empty identity.
-func (p *reverseProxy) userHeaders(prefix string, id identity) http.Header {
-	h := http.Header{}
+// setUserHeaders sets in h the headers naming id, in oauth2-proxy's names
+// under prefix ("X-Forwarded-" upstream, "X-Auth-Request-" for
+// auth_request). Empty values are left out, so an upstream never sees an
+// empty identity.
+func (p *reverseProxy) setUserHeaders(h http.Header, prefix string, id identity) {
 	set := func(name, value string) {
 		if value != "" {
 			h.Set(prefix+name, value)
@@ -298,7 +298,6 @@ func (p *reverseProxy) userHeaders(prefix string, id identity) http.Header {
 	if p.cfg.PassAccessToken {
 		set("Access-Token", id.accessToken)
 	}
-	return h
 }
 
 // identityHeaders are the request headers only the proxy may set, in
@@ -335,9 +334,7 @@ func (p *reverseProxy) rewrite(pr *httputil.ProxyRequest) {
 		return
 	}
 	if !p.cfg.OmitUserHeaders {
-		for name, values := range p.userHeaders("X-Forwarded-", id) {
-			pr.Out.Header[name] = values
-		}
+		p.setUserHeaders(pr.Out.Header, "X-Forwarded-", id)
 	} else if p.cfg.PassAccessToken && id.accessToken != "" {
 		pr.Out.Header.Set("X-Forwarded-Access-Token", id.accessToken)
 	}
@@ -445,9 +442,7 @@ func (p *reverseProxy) writeAuthorized(w http.ResponseWriter, r *http.Request) {
 	id, _ := p.requester(r.Context())
 	h := w.Header()
 	if p.cfg.SetXAuthRequest {
-		for name, values := range p.userHeaders("X-Auth-Request-", id) {
-			h[name] = values
-		}
+		p.setUserHeaders(h, "X-Auth-Request-", id)
 	}
 	if p.cfg.SetAuthorizationHeader && id.idToken != "" {
 		h.Set("Authorization", "Bearer "+id.idToken)
