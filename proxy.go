@@ -138,7 +138,7 @@ func (oc *OpenIDConnect) ReverseProxy(upstream *url.URL, pc ProxyConfig) (http.H
 		return nil, fmt.Errorf("%w: ReverseProxy: with ResourceServerOnly nobody can log in: set AcceptBearerTokens", ErrInvalidConfig)
 	}
 	if pc.TrustedProxies == nil {
-		pc.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		pc.TrustedProxies = loopbackProxies
 	}
 	if pc.UpstreamTimeout <= 0 {
 		pc.UpstreamTimeout = 30 * time.Second
@@ -355,7 +355,7 @@ func (p *reverseProxy) setForwarded(pr *httputil.ProxyRequest) {
 		proto = "https"
 	}
 	host, chain := in.Host, ""
-	if peer.IsValid() && p.trusted(peer) {
+	if p.trusted(peer) {
 		if v := in.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
 			proto = v
 		}
@@ -497,7 +497,7 @@ func (p *reverseProxy) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 func (p *reverseProxy) returnTarget(r *http.Request, rd string) string {
 	if u, err := url.Parse(rd); err == nil && u.IsAbs() && (u.Scheme == "https" || u.Scheme == "http") {
 		host := r.Host
-		if peer := remoteIP(r.RemoteAddr); peer.IsValid() && p.trusted(peer) && r.Header.Get("X-Forwarded-Host") != "" {
+		if p.trusted(remoteIP(r.RemoteAddr)) && r.Header.Get("X-Forwarded-Host") != "" {
 			host = r.Header.Get("X-Forwarded-Host")
 		}
 		if u.User != nil || !strings.EqualFold(u.Host, host) {
