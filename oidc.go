@@ -277,10 +277,15 @@ func checkAbsoluteURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("not a URL: %q", raw)
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !isAbsoluteHTTPURL(u) {
 		return fmt.Errorf("want an absolute http(s) URL, got %q", raw)
 	}
 	return nil
+}
+
+// isAbsoluteHTTPURL reports whether u is an http or https URL with a host.
+func isAbsoluteHTTPURL(u *url.URL) bool {
+	return (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 func isLoopbackHTTP(raw string) bool {

@@ -109,7 +109,7 @@ type ProxyConfig struct {
 // LogoutPath is outside Prefix, or ResourceServerOnly is set without
 // AcceptBearerTokens.
 func (oc *OpenIDConnect) ReverseProxy(upstream *url.URL, pc ProxyConfig) (http.Handler, error) {
-	if upstream == nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
+	if upstream == nil || !isAbsoluteHTTPURL(upstream) {
 		return nil, fmt.Errorf("%w: ReverseProxy: upstream must be an absolute http(s) URL, got %v", ErrInvalidConfig, upstream)
 	}
 	for _, s := range pc.BearerScopes {
