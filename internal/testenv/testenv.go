@@ -23,14 +23,6 @@ import (
 	"time"
 )
 
-// LookTool is lookTool for tests that run a program themselves (haproxy,
-// nginx, ...): it returns the program's path, fails the test saying how to
-// install it when it is missing, and skips the test with -short.
-func LookTool(t testing.TB, name, install string) string {
-	t.Helper()
-	return lookTool(t, name, install)
-}
-
 // lookTool finds a program on PATH or fails the test saying how to get it.
 // With -short it skips the test instead, naming the tool: -short runs only
 // what needs nothing but Go, and the full run must never skip.
