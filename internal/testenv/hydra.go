@@ -104,15 +104,7 @@ func StartHydra(t testing.TB, cfg HydraConfig) *Hydra {
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
 	for _, c := range cfg.Clients {
-		if c.ID == "" {
-			t.Fatalf("testenv: a client needs an ID")
-		}
-		if c.Secret == "" {
-			c.Secret = rand.Text()
-		}
-		if c.AuthMethod == "" {
-			c.AuthMethod = ClientSecretBasic
-		}
+		c = withDefaults(t, c)
 		if err := h.createClient(ctx, c, cfg); err != nil {
 			t.Fatalf("testenv: register client %s with Hydra: %v", c.ID, err)
 		}

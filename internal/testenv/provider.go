@@ -134,6 +134,23 @@ func DefaultUsers() []User {
 	}
 }
 
+// withDefaults is c as every provider here registers it: with a random
+// secret when it has none and ClientSecretBasic when it names no method. It
+// fails the test when c has no ID.
+func withDefaults(t testing.TB, c Client) Client {
+	t.Helper()
+	if c.ID == "" {
+		t.Fatalf("testenv: a client needs an ID")
+	}
+	if c.Secret == "" {
+		c.Secret = rand.Text()
+	}
+	if c.AuthMethod == "" {
+		c.AuthMethod = ClientSecretBasic
+	}
+	return c
+}
+
 // Client returns the registered client with the given ID, or fails the test.
 func (p *Provider) Client(t testing.TB, id string) Client {
 	t.Helper()
@@ -166,17 +183,9 @@ func StartOIDCProvider(t testing.TB, cfg ProviderConfig) *Provider {
 		p.Users = DefaultUsers()
 	}
 	for _, c := range cfg.Clients {
-		if c.ID == "" {
-			t.Fatalf("testenv: a client needs an ID")
-		}
+		c = withDefaults(t, c)
 		if c.JWTAccessTokens {
 			t.Fatalf("testenv: oidc-provider issues JWT access tokens for a Resource, not per client (%s)", c.ID)
-		}
-		if c.Secret == "" {
-			c.Secret = rand.Text()
-		}
-		if c.AuthMethod == "" {
-			c.AuthMethod = ClientSecretBasic
 		}
 		p.Clients = append(p.Clients, c)
 	}

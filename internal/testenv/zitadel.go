@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -60,17 +59,9 @@ func StartZitadel(t testing.TB, cfg ZitadelConfig) *Provider {
 	}
 	var clients []wireClient
 	for _, c := range cfg.Clients {
-		if c.ID == "" {
-			t.Fatalf("testenv: a client needs an ID")
-		}
+		c = withDefaults(t, c)
 		if c.BackchannelLogoutURI != "" {
 			t.Fatalf("testenv: zitadel's example OP sends no back-channel logout (client %s)", c.ID)
-		}
-		if c.Secret == "" {
-			c.Secret = rand.Text()
-		}
-		if c.AuthMethod == "" {
-			c.AuthMethod = ClientSecretBasic
 		}
 		p.Clients = append(p.Clients, c)
 		tokenType := "opaque"
