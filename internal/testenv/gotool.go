@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,9 +26,8 @@ const toolBuildTimeout = 30 * time.Minute
 //
 // The binary is kept in the user's cache directory under a key made of the
 // module's files, the build arguments and the Go version, so it is built
-// once per machine and rebuilt whenever any of them changes. A file lock
-// lets the test binaries of several packages, which go test runs in
-// parallel, share one build.
+// once per machine and rebuilt whenever any of them changes. The test
+// binaries of several packages share one build (lockFile).
 func goTool(t testing.TB, name, pkg string, buildArgs ...string) string {
 	t.Helper()
 	goBin := lookTool(t, "go", "it builds "+name+" from interop/tools/"+name+", minutes the first time")
@@ -55,15 +53,7 @@ func goTool(t testing.TB, name, pkg string, buildArgs ...string) string {
 		t.Fatalf("testenv: %v", err)
 	}
 
-	lock, err := os.OpenFile(filepath.Join(cache, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("testenv: lock %s: %v", lock.Name(), err)
-	}
-	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
+	defer lockFile(t, filepath.Join(cache, name+".lock"))()
 	if _, err := os.Stat(bin); err == nil {
 		return bin // built by another test binary while this one waited
 	}

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -341,21 +340,11 @@ func getOK(ctx context.Context, url string) error {
 	return nil
 }
 
-// ensureNodeModules runs npm ci in dir unless node_modules is up to date. A
-// file lock serialises the test binaries of several packages, which go test
-// runs in parallel.
+// ensureNodeModules runs npm ci in dir unless node_modules is up to date,
+// one test binary at a time (lockFile).
 func ensureNodeModules(t testing.TB, dir string) {
 	t.Helper()
-	lock, err := os.OpenFile(filepath.Join(dir, ".npm-ci.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("testenv: lock %s: %v", lock.Name(), err)
-	}
-	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
-
+	defer lockFile(t, filepath.Join(dir, ".npm-ci.lock"))()
 	want, err := os.Stat(filepath.Join(dir, "package-lock.json"))
 	if err != nil {
 		t.Fatalf("testenv: %v", err)

@@ -58,6 +58,26 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
+// lockFile takes an exclusive lock on path, a file it makes if missing, and
+// returns the function that releases it: go test runs the test binaries of
+// several packages in parallel, and they take turns at a shared step such as
+// a build. It fails the test if the lock cannot be taken.
+func lockFile(t testing.TB, path string) (unlock func()) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("testenv: lock %s: %v", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+}
+
 // lockedBuffer collects a child process's output, written by exec's copying
 // goroutines while the test reads it.
 type lockedBuffer struct {
