@@ -81,9 +81,12 @@ func baseURL(srv *httptest.Server) string { return "http://" + srv.Listener.Addr
 // with its secret (OpenID Connect Core 9).
 var secretMethods = []testenv.AuthMethod{testenv.ClientSecretPost, testenv.ClientSecretBasic}
 
-// secretMethodApps reserves an app server for each of secretMethods, and
-// returns them with the clients to register for them.
-func secretMethodApps(t *testing.T) (map[testenv.AuthMethod]*httptest.Server, []testenv.Client) {
+// testLoginThroughRequireLogin starts, with start, a provider with a client
+// for each of secretMethods, and for each one checks that a page behind
+// RequireLogin sends the browser through the provider and back, logged in
+// as alice, and that the session then holds without the provider. check
+// looks at the rest of what the app reports about alice.
+func testLoginThroughRequireLogin(t *testing.T, start func(clients []testenv.Client) *testenv.Provider, check func(t *testing.T, u userView)) {
 	t.Helper()
 	servers := map[testenv.AuthMethod]*httptest.Server{}
 	var clients []testenv.Client
@@ -91,7 +94,27 @@ func secretMethodApps(t *testing.T) (map[testenv.AuthMethod]*httptest.Server, []
 		servers[m] = reserve(t, "127.0.0.1")
 		clients = append(clients, webClient(string(m), servers[m], m, false))
 	}
-	return servers, clients
+	p := start(clients)
+
+	for _, m := range secretMethods {
+		t.Run(string(m), func(t *testing.T) {
+			ctx := testContext(t)
+			a := startApp(t, servers[m], appConfig(p, p.Client(t, string(m))))
+			browser := newBrowser(t)
+
+			require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
+			u := a.login(t, ctx, p, browser, "alice")
+			require.True(t, u.LoggedIn)
+			require.Equal(t, "alice", u.Subject)
+			require.Equal(t, "alice@example.com", u.Email)
+			check(t, u)
+
+			// The session holds: the next page needs no provider.
+			again := a.get(t, ctx, browser, "/private")
+			require.Equal(t, u.Subject, again.Subject)
+			require.Equal(t, u.AccessToken, again.AccessToken)
+		})
+	}
 }
 
 // webClient registers an app at srv with the provider: login callback,
@@ -322,31 +345,14 @@ func clientPost(t *testing.T, ctx context.Context, c testenv.Client, endpoint st
 // to oidc-provider and back, logged in, with the profile from userinfo,
 // whichever way the client authenticates at the token endpoint.
 func TestLoginThroughRequireLogin(t *testing.T) {
-	servers, clients := secretMethodApps(t)
-	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: clients})
-
-	for _, m := range secretMethods {
-		t.Run(string(m), func(t *testing.T) {
-			ctx := testContext(t)
-			a := startApp(t, servers[m], appConfig(p, p.Client(t, string(m))))
-			browser := newBrowser(t)
-
-			require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
-			u := a.login(t, ctx, p, browser, "alice")
-			require.True(t, u.LoggedIn)
-			require.Equal(t, "alice", u.Subject)
-			require.Equal(t, "alice@example.com", u.Email)
-			require.Equal(t, []string{"admins", "staff"}, u.Groups)
-			// oidc-provider's ID token holds no scope claims here (OpenID
-			// Connect Core 5.4): the email can only have come from userinfo.
-			require.NotContains(t, jwtClaims(t, u.IDToken), "email")
-
-			// The session holds: the next page needs no provider.
-			again := a.get(t, ctx, browser, "/private")
-			require.Equal(t, u.Subject, again.Subject)
-			require.Equal(t, u.AccessToken, again.AccessToken)
-		})
-	}
+	testLoginThroughRequireLogin(t, func(clients []testenv.Client) *testenv.Provider {
+		return testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: clients})
+	}, func(t *testing.T, u userView) {
+		require.Equal(t, []string{"admins", "staff"}, u.Groups)
+		// oidc-provider's ID token holds no scope claims here (OpenID
+		// Connect Core 5.4): the email can only have come from userinfo.
+		require.NotContains(t, jwtClaims(t, u.IDToken), "email")
+	})
 }
 
 // TestProfile: the profile has every claim oidc-provider releases for the
