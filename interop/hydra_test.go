@@ -36,67 +36,15 @@ func TestHydraLoginThroughRequireLogin(t *testing.T) {
 
 // TestHydraRefreshAfterExpiry: with offline_access, an expired access
 // token is refreshed at Hydra's token endpoint without the user noticing,
-// twice in a row (Hydra rotates refresh tokens); once Hydra refuses the
-// refresh token, the user is sent to log in again.
+// twice in a row (Hydra rotates refresh tokens, and knows the new access
+// token at its admin port's introspection); once Hydra refuses the refresh
+// token, the user is sent to log in again.
 func TestHydraRefreshAfterExpiry(t *testing.T) {
-	srv := reserve(t, "127.0.0.1")
-	const ttl = 5 * time.Minute
-	h := testenv.StartHydra(t, testenv.HydraConfig{
-		Clients:        []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
-		AccessTokenTTL: ttl,
+	r := refreshing{ttl: 5 * time.Minute, rotates: true}
+	testRefreshAfterExpiry(t, r, func(web testenv.Client) (*testenv.Provider, string) {
+		h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{web}, AccessTokenTTL: r.ttl})
+		return h.Provider, h.IntrospectionURL()
 	})
-	ctx := testContext(t)
-	clk := &clock{}
-	cfg := appConfig(h.Provider, h.Client(t, "web"))
-	cfg.Scopes = append(slices.Clone(userScopes), "offline_access")
-	cfg.Now = clk.Now
-	a := startApp(t, srv, cfg)
-	browser := newBrowser(t)
-
-	first := a.login(t, ctx, h.Provider, browser, "alice")
-	require.NotEmpty(t, first.RefreshToken, "Hydra issues a refresh token for offline_access")
-	require.Equal(t, first.AccessToken, a.get(t, ctx, browser, "/private").AccessToken, "no refresh before expiry")
-
-	previous := first
-	for range 2 {
-		clk.Advance(ttl)
-		u := a.get(t, ctx, browser, "/private")
-		require.True(t, u.LoggedIn)
-		require.Equal(t, "alice", u.Subject)
-		require.NotEqual(t, previous.AccessToken, u.AccessToken, "the access token was refreshed")
-		require.NotEqual(t, previous.RefreshToken, u.RefreshToken, "Hydra rotates refresh tokens")
-		status, info := clientPost(t, ctx, h.Client(t, "web"), h.IntrospectionURL(), url.Values{"token": {u.AccessToken}})
-		require.Equal(t, http.StatusOK, status)
-		require.Equal(t, true, info["active"], "Hydra knows the new access token")
-		require.Equal(t, "alice", info["sub"])
-		previous = u
-	}
-
-	// Hydra revokes the refresh token: at the next expiry the session ends
-	// and a page load goes to Hydra again.
-	meta := discover(t, ctx, h.Provider)
-	status, _ := clientPost(t, ctx, h.Client(t, "web"), meta.Revocation, url.Values{"token": {previous.RefreshToken}})
-	require.Equal(t, http.StatusOK, status)
-	clk.Advance(ttl)
-	requireSentToLogin(t, ctx, a, browser, meta.AuthURL)
-}
-
-// requireSentToLogin checks that the app's /private page sends browser to
-// the provider's authorization endpoint, at authURL.
-func requireSentToLogin(t *testing.T, ctx context.Context, a *app, browser *http.Client, authURL string) {
-	t.Helper()
-	noFollow := *browser
-	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/private", nil)
-	require.NoError(t, err)
-	resp, err := noFollow.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	loc, err := resp.Location()
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(loc.String(), authURL+"?"), "sent to log in again, got %s", loc)
-	require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
 }
 
 // TestHydraRPInitiatedLogout: /logout ends the app session and Hydra's,

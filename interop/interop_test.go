@@ -399,36 +399,60 @@ func TestProfile(t *testing.T) {
 // refreshed at oidc-provider's token endpoint without the user noticing;
 // once the provider refuses the refresh token, the user logs in again.
 func TestRefreshAfterExpiry(t *testing.T) {
+	r := refreshing{ttl: 5 * time.Minute, revokeHint: "refresh_token"}
+	testRefreshAfterExpiry(t, r, func(web testenv.Client) (*testenv.Provider, string) {
+		p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: []testenv.Client{web}, AccessTokenTTL: r.ttl})
+		return p, ""
+	})
+}
+
+// refreshing is how a provider refreshes, for testRefreshAfterExpiry.
+type refreshing struct {
+	ttl        time.Duration // the access tokens' lifetime
+	rotates    bool          // each refresh returns a new refresh token
+	revokeHint string        // the token_type_hint to revoke with, if any
+}
+
+// testRefreshAfterExpiry logs alice in with offline_access, through client
+// "web" of the provider that start starts (it returns the provider and its
+// introspection endpoint, "" for the one discovery names), and checks that
+// an expired access token is refreshed without her noticing, twice in a
+// row, and that once the provider has revoked the refresh token the next
+// expiry sends her to log in again.
+func testRefreshAfterExpiry(t *testing.T, r refreshing, start func(web testenv.Client) (*testenv.Provider, string)) {
+	t.Helper()
 	ctx := testContext(t)
 	srv := reserve(t, "127.0.0.1")
-	const ttl = 5 * time.Minute
-	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
-		Clients:        []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
-		AccessTokenTTL: ttl,
-	})
+	p, introspection := start(webClient("web", srv, testenv.ClientSecretBasic, false))
 	client := p.Client(t, "web")
+	meta := discover(t, ctx, p)
+	if introspection == "" {
+		introspection = meta.Introspection
+	}
 	clk := &clock{}
 	cfg := appConfig(p, client)
 	cfg.Scopes = append(slices.Clone(userScopes), "offline_access")
 	cfg.Now = clk.Now
 	a := startApp(t, srv, cfg)
 	browser := newBrowser(t)
-	meta := discover(t, ctx, p)
 
 	first := a.login(t, ctx, p, browser, "alice")
-	require.NotEmpty(t, first.RefreshToken, "oidc-provider issues a refresh token for offline_access")
+	require.NotEmpty(t, first.RefreshToken, "the provider issues a refresh token for offline_access")
 	require.Equal(t, first.AccessToken, a.get(t, ctx, browser, "/private").AccessToken, "no refresh before expiry")
 
 	// Two expiries in a row: the second refresh uses whatever refresh token
 	// the first one left in the session.
 	previous := first
 	for range 2 {
-		clk.Advance(ttl)
+		clk.Advance(r.ttl)
 		u := a.get(t, ctx, browser, "/private")
 		require.True(t, u.LoggedIn)
 		require.Equal(t, "alice", u.Subject)
 		require.NotEqual(t, previous.AccessToken, u.AccessToken, "the access token was refreshed")
-		status, info := clientPost(t, ctx, client, meta.Introspection, url.Values{"token": {u.AccessToken}})
+		if r.rotates {
+			require.NotEqual(t, previous.RefreshToken, u.RefreshToken, "the provider rotates refresh tokens")
+		}
+		status, info := clientPost(t, ctx, client, introspection, url.Values{"token": {u.AccessToken}})
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, true, info["active"], "the provider knows the new access token")
 		require.Equal(t, "alice", info["sub"])
@@ -437,9 +461,20 @@ func TestRefreshAfterExpiry(t *testing.T) {
 
 	// The provider stops honouring the refresh token: at the next expiry
 	// the session ends and a page load goes to the provider again.
-	status, _ := clientPost(t, ctx, client, meta.Revocation, url.Values{"token": {previous.RefreshToken}, "token_type_hint": {"refresh_token"}})
+	revoke := url.Values{"token": {previous.RefreshToken}}
+	if r.revokeHint != "" {
+		revoke.Set("token_type_hint", r.revokeHint)
+	}
+	status, _ := clientPost(t, ctx, client, meta.Revocation, revoke)
 	require.Equal(t, http.StatusOK, status)
-	clk.Advance(ttl)
+	clk.Advance(r.ttl)
+	requireSentToLogin(t, ctx, a, browser, meta.AuthURL)
+}
+
+// requireSentToLogin checks that the app's /private page sends browser to
+// the provider's authorization endpoint, at authURL.
+func requireSentToLogin(t *testing.T, ctx context.Context, a *app, browser *http.Client, authURL string) {
+	t.Helper()
 	noFollow := *browser
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/private", nil)
@@ -450,7 +485,7 @@ func TestRefreshAfterExpiry(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	loc, err := resp.Location()
 	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(loc.String(), meta.AuthURL+"?"), "sent to log in again, got %s", loc)
+	require.True(t, strings.HasPrefix(loc.String(), authURL+"?"), "sent to log in again, got %s", loc)
 	require.False(t, a.get(t, ctx, browser, "/").LoggedIn)
 }
 

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,43 +39,10 @@ func TestZitadelLoginThroughRequireLogin(t *testing.T) {
 // a row (it rotates refresh tokens); once the OP refuses the refresh token,
 // the user is sent to log in again.
 func TestZitadelRefreshAfterExpiry(t *testing.T) {
-	srv := reserve(t, "127.0.0.1")
-	p := testenv.StartZitadel(t, testenv.ZitadelConfig{
-		Clients: []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
+	r := refreshing{ttl: 5 * time.Minute, rotates: true} // the example OP's access token lifetime
+	testRefreshAfterExpiry(t, r, func(web testenv.Client) (*testenv.Provider, string) {
+		return testenv.StartZitadel(t, testenv.ZitadelConfig{Clients: []testenv.Client{web}}), ""
 	})
-	ctx := testContext(t)
-	const ttl = 5 * time.Minute // the example OP's access token lifetime
-	clk := &clock{}
-	cfg := appConfig(p, p.Client(t, "web"))
-	cfg.Scopes = append(slices.Clone(userScopes), "offline_access")
-	cfg.Now = clk.Now
-	a := startApp(t, srv, cfg)
-	browser := newBrowser(t)
-	meta := discover(t, ctx, p)
-
-	first := a.login(t, ctx, p, browser, "alice")
-	require.NotEmpty(t, first.RefreshToken, "the example OP issues a refresh token for offline_access")
-	require.Equal(t, first.AccessToken, a.get(t, ctx, browser, "/private").AccessToken, "no refresh before expiry")
-
-	previous := first
-	for range 2 {
-		clk.Advance(ttl)
-		u := a.get(t, ctx, browser, "/private")
-		require.True(t, u.LoggedIn)
-		require.Equal(t, "alice", u.Subject)
-		require.NotEqual(t, previous.AccessToken, u.AccessToken, "the access token was refreshed")
-		require.NotEqual(t, previous.RefreshToken, u.RefreshToken, "the example OP rotates refresh tokens")
-		status, info := clientPost(t, ctx, p.Client(t, "web"), meta.Introspection, url.Values{"token": {u.AccessToken}})
-		require.Equal(t, http.StatusOK, status)
-		require.Equal(t, true, info["active"], "the OP knows the new access token")
-		require.Equal(t, "alice", info["sub"])
-		previous = u
-	}
-
-	status, _ := clientPost(t, ctx, p.Client(t, "web"), meta.Revocation, url.Values{"token": {previous.RefreshToken}})
-	require.Equal(t, http.StatusOK, status)
-	clk.Advance(ttl)
-	requireSentToLogin(t, ctx, a, browser, meta.AuthURL)
 }
 
 // TestZitadelRPInitiatedLogout: /logout ends the app session and sends the
