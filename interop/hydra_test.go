@@ -50,28 +50,9 @@ func TestHydraRefreshAfterExpiry(t *testing.T) {
 // TestHydraRPInitiatedLogout: /logout ends the app session and Hydra's,
 // through Hydra's logout endpoint and the logout app, back to the app.
 func TestHydraRPInitiatedLogout(t *testing.T) {
-	srv := reserve(t, "127.0.0.1")
-	h := testenv.StartHydra(t, testenv.HydraConfig{
-		Clients: []testenv.Client{webClient("web", srv, testenv.ClientSecretBasic, false)},
-	})
-	ctx := testContext(t)
-	a := startApp(t, srv, appConfig(h.Provider, h.Client(t, "web")))
-	browser := newBrowser(t)
-	require.True(t, a.login(t, ctx, h.Provider, browser, "alice").LoggedIn)
-	appURL, err := url.Parse(a.URL)
-	require.NoError(t, err)
-	stolen := newBrowser(t)
-	stolen.Jar.SetCookies(appURL, browser.Jar.Cookies(appURL))
-
-	resp, err := h.ConfirmLogout(ctx, browser, a.URL+"/logout")
-	require.NoError(t, err)
-	require.False(t, readUser(t, resp, a.URL+"/").LoggedIn, "back at the app, logged out")
-	require.False(t, a.get(t, ctx, stolen, "/").LoggedIn, "the old session is gone on the server")
-
-	// Hydra's session ended too: logging in asks for the password again
-	// instead of signing in silently.
-	_, err = h.Login(ctx, browser, a.URL+"/private", "alice", "wrong password")
-	require.ErrorContains(t, err, "login rejected")
+	testRPInitiatedLogout(t, func(web testenv.Client) *testenv.Provider {
+		return testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{web}}).Provider
+	}, true)
 }
 
 // TestHydraBackchannelLogout: two apps share one Hydra session in one
