@@ -178,20 +178,11 @@ func TestClientCallsAPIAsUser(t *testing.T) {
 	ctx := testContext(t)
 	browser := newBrowser(t)
 	first := a.login(t, ctx, p, browser, "alice")
-	call := func(path string) (int, string) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
-		require.NoError(t, err)
-		resp, err := browser.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-	status, body := call("/call")
+	status, body := a.fetch(t, ctx, browser, "/call")
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, first.AccessToken+`|{"sub":"alice","client_id":"web"`)
 
-	status, body = call("/call?later")
+	status, body = a.fetch(t, ctx, browser, "/call?later")
 	require.Equal(t, http.StatusOK, status, body)
 	require.NotContains(t, body, first.AccessToken, "the API got a refreshed token")
 	require.Contains(t, body, `|{"sub":"alice","client_id":"web"`)

@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 
@@ -48,20 +46,12 @@ func testDPoPAcceptToken(t *testing.T, jwt bool) {
 	dpopKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 
-	secrets := secretsFor(p, client)
-	secrets.ClientSecret = ""
+	appCfg := fapiAppConfig(p, client, clientKey, dpopKey)
 	apiCfg := httpoidc.Config{
-		ClientSecrets:      secrets,
+		ClientSecrets:      appCfg.ClientSecrets,
 		ClientKey:          &httpoidc.ClientKey{Signer: clientKey, KeyID: "app-key"},
 		ResourceServerOnly: true,
 		RequireDPoP:        true,
-	}
-	appCfg := httpoidc.Config{
-		ClientSecrets: secrets,
-		ClientKey:     &httpoidc.ClientKey{Signer: clientKey, KeyID: "app-key"},
-		DPoP:          true,
-		DPoPKey:       dpopKey,
-		Scopes:        append(slices.Clone(userScopes), "offline_access"),
 	}
 	if jwt {
 		apiCfg.Audience = apiURL
@@ -80,10 +70,7 @@ func testDPoPAcceptToken(t *testing.T, jwt bool) {
 	}))
 	apiSrv.Start()
 
-	oc := newOIDC(t, appCfg)
-	srv.Config.Handler = apiCallingApp(oc, apiURL+"orders")
-	srv.Start()
-	a := &app{URL: baseURL(srv)}
+	a := startAPICallingApp(t, srv, appCfg, apiURL+"orders")
 	browser := newBrowser(t)
 	u := a.login(t, ctx, p, browser, "alice")
 	require.True(t, u.LoggedIn)
@@ -97,14 +84,9 @@ func testDPoPAcceptToken(t *testing.T, jwt bool) {
 	}
 
 	for range 2 {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/call", nil)
-		require.NoError(t, err)
-		resp, err := browser.Do(req)
-		require.NoError(t, err)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-		require.Equal(t, "alice", string(body), "oc.Client's DPoP-bound token and fresh proof are accepted")
+		status, body := a.fetch(t, ctx, browser, "/call")
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		require.Equal(t, "alice", body, "oc.Client's DPoP-bound token and fresh proof are accepted")
 	}
 
 	key, err := dpop.NewKey(dpopKey, "", nil)

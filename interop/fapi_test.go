@@ -63,19 +63,7 @@ func TestFAPILogin(t *testing.T) {
 	t.Cleanup(api.Close)
 	apiURL = api.URL
 
-	secrets := secretsFor(p, client)
-	secrets.ClientSecret = ""
-	cfg := httpoidc.Config{
-		ClientSecrets: secrets,
-		ClientKey:     &httpoidc.ClientKey{Signer: clientKey, KeyID: "app-key"},
-		DPoP:          true,
-		DPoPKey:       dpopKey,
-		Scopes:        append(slices.Clone(userScopes), "offline_access"),
-	}
-	oc := newOIDC(t, cfg)
-	srv.Config.Handler = apiCallingApp(oc, apiURL+"/orders")
-	srv.Start()
-	a := &app{URL: baseURL(srv)}
+	a := startAPICallingApp(t, srv, fapiAppConfig(p, client, clientKey, dpopKey), apiURL+"/orders")
 	browser := newBrowser(t)
 
 	u := a.login(t, ctx, p, browser, "alice")
@@ -89,15 +77,9 @@ func TestFAPILogin(t *testing.T) {
 	require.Equal(t, map[string]any{"jkt": jkt}, info["cnf"], "the access token is bound to the app's DPoP key")
 
 	call := func() string {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/call", nil)
-		require.NoError(t, err)
-		resp, err := browser.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-		return string(body)
+		status, body := a.fetch(t, ctx, browser, "/call")
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		return body
 	}
 	first, second := call(), call()
 	require.True(t, strings.HasSuffix(first, " true") && strings.HasSuffix(second, " true"), "%s / %s", first, second)
@@ -123,7 +105,6 @@ func TestFAPILogin(t *testing.T) {
 	require.True(t, strings.HasSuffix(call(), " true"))
 }
 
-// clientPostWithKey POSTs a form to a provider endpoint with a
 // keyClient is the "fapi" client of the app at srv, which authenticates
 // with private_key_jwt (RFC 7523), and its signing key "app-key".
 func keyClient(t *testing.T, srv *httptest.Server) (testenv.Client, *ecdsa.PrivateKey) {
@@ -137,10 +118,27 @@ func keyClient(t *testing.T, srv *httptest.Server) (testenv.Client, *ecdsa.Priva
 	return client, clientKey
 }
 
-// apiCallingApp is the app whose /private shows the logged-in user and
-// whose /call relays a GET of apiURL with the user's tokens through
-// oc.Client.
-func apiCallingApp(oc *httpoidc.OpenIDConnect, apiURL string) http.Handler {
+// fapiAppConfig is the Config of a FAPI 2.0 web app for keyClient client
+// at p: it authenticates with private_key_jwt and clientKey, binds its
+// tokens to dpopKey, and asks for a refresh token.
+func fapiAppConfig(p *testenv.Provider, client testenv.Client, clientKey, dpopKey *ecdsa.PrivateKey) httpoidc.Config {
+	secrets := secretsFor(p, client)
+	secrets.ClientSecret = ""
+	return httpoidc.Config{
+		ClientSecrets: secrets,
+		ClientKey:     &httpoidc.ClientKey{Signer: clientKey, KeyID: "app-key"},
+		DPoP:          true,
+		DPoPKey:       dpopKey,
+		Scopes:        append(slices.Clone(userScopes), "offline_access"),
+	}
+}
+
+// startAPICallingApp starts on srv the app, configured by cfg, whose
+// /private shows the logged-in user and whose /call relays a GET of apiURL
+// with the user's tokens through oc.Client.
+func startAPICallingApp(t *testing.T, srv *httptest.Server, cfg httpoidc.Config, apiURL string) *app {
+	t.Helper()
+	oc := newOIDC(t, cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/private", oc.RequireLogin(http.HandlerFunc(writeUser)))
 	mux.Handle("/call", oc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -155,9 +153,12 @@ func apiCallingApp(oc *httpoidc.OpenIDConnect, apiURL string) http.Handler {
 		_, _ = w.Write(body)
 	})))
 	mux.HandleFunc("/", writeUser)
-	return oc.Handler(mux)
+	srv.Config.Handler = oc.Handler(mux)
+	srv.Start()
+	return &app{URL: baseURL(srv)}
 }
 
+// clientPostWithKey POSTs a form to a provider endpoint with a
 // private_key_jwt client assertion of the test's own making.
 func clientPostWithKey(t *testing.T, p *testenv.Provider, key *ecdsa.PrivateKey, endpoint string, form url.Values) (int, map[string]any) {
 	t.Helper()

@@ -268,6 +268,20 @@ func (a *app) get(t *testing.T, ctx context.Context, browser *http.Client, path 
 	return readUser(t, resp, a.URL+path)
 }
 
+// fetch GETs an app page with browser and returns the status and body it
+// answered.
+func (a *app) fetch(t *testing.T, ctx context.Context, browser *http.Client, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+path, nil)
+	require.NoError(t, err)
+	resp, err := browser.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
 func readUser(t *testing.T, resp *http.Response, wantURL string) userView {
 	t.Helper()
 	defer resp.Body.Close()
