@@ -266,15 +266,6 @@ func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginD
 // was obtained, for the refresh margin.
 func (oc *OpenIDConnect) refreshGrant(ctx context.Context, login *loginData) (*loginData, error) {
 	obtained := oc.cfg.Now().Unix()
-	fresh, err := oc.refreshOnce(ctx, login)
-	if err != nil {
-		return nil, err
-	}
-	fresh.Obtained = obtained
-	return fresh, nil
-}
-
-func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*loginData, error) {
 	p, err := oc.discover(ctx)
 	if err != nil {
 		return nil, err
@@ -294,6 +285,7 @@ func (oc *OpenIDConnect) refreshOnce(ctx context.Context, login *loginData) (*lo
 	}
 	fresh := *login
 	var idClaims map[string]any
+	fresh.Obtained = obtained
 	fresh.AccessToken = tok.AccessToken
 	fresh.Expiry = oc.expiryUnix(tok)
 	if tok.RefreshToken != "" {
