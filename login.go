@@ -83,10 +83,9 @@ func (oc *OpenIDConnect) handleCallback(w http.ResponseWriter, r *http.Request) 
 		oc.writeError(w, retry, http.StatusInternalServerError, "Login failed", "The session could not be saved.")
 		return
 	}
-	d := oc.loadSession(ctx)
-	d.Login = login
-	d.Logout = nil
-	oc.saveSession(ctx, d)
+	// The new session holds the login alone: a logout still pending in
+	// the old one is over.
+	oc.saveSession(ctx, sessionData{Login: login})
 	u := oc.newUser(ctx, login)
 	if oc.cfg.OnLogin != nil {
 		oc.cfg.OnLogin(ctx, u)
@@ -242,11 +241,10 @@ func (oc *OpenIDConnect) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	target := next
 	if endSession != "" {
-		// endLogin renewed the session: the pending logout goes in the new one.
+		// endLogin cleared the login and renewed the session: the new one
+		// holds the pending logout alone.
 		state := rand.Text()
-		renewed := oc.loadSession(ctx)
-		renewed.Logout = &pendingLogout{State: state, Next: next, Created: oc.cfg.Now().Unix()}
-		oc.saveSession(ctx, renewed)
+		oc.saveSession(ctx, sessionData{Logout: &pendingLogout{State: state, Next: next, Created: oc.cfg.Now().Unix()}})
 		q := url.Values{
 			"client_id":                {oc.secrets.ClientID},
 			"post_logout_redirect_uri": {oc.postLogoutURL},
