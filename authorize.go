@@ -283,11 +283,7 @@ func (oc *OpenIDConnect) refreshProfile(ctx context.Context, p *providerState, f
 	} else if len(oc.groupsPath) > 0 {
 		delete(profile, oc.groupsPath[0])
 	}
-	for k, v := range idClaims {
-		if !slices.Contains(protocolClaims, k) {
-			profile[k] = v
-		}
-	}
+	addIdentityClaims(profile, idClaims)
 	maps.Copy(profile, info)
 	fresh.Profile = profile
 	return nil

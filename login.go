@@ -20,6 +20,16 @@ import (
 // client_id of RFC 9068 into its ID tokens.
 var protocolClaims = []string{"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "auth_time", "acr", "amr", "typ", "rat", "client_id"}
 
+// addIdentityClaims copies into profile the claims that are about the
+// user: all but protocolClaims.
+func addIdentityClaims(profile, claims map[string]any) {
+	for k, v := range claims {
+		if !slices.Contains(protocolClaims, k) {
+			profile[k] = v
+		}
+	}
+}
+
 // loginError is a failed callback: what the browser is told, and why for
 // the log.
 type loginError struct {
@@ -148,11 +158,7 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 		return nil, rejectLogin("The identity provider's answer could not be verified.", err)
 	}
 	profile := make(map[string]any, len(claims))
-	for k, v := range claims {
-		if !slices.Contains(protocolClaims, k) {
-			profile[k] = v
-		}
-	}
+	addIdentityClaims(profile, claims)
 	if !oc.cfg.DisableUserInfo && p.userInfoURL != "" {
 		info, err := oc.userInfo(octx, p, tok.AccessToken, tok.TokenType)
 		if err != nil {
@@ -163,11 +169,7 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 		if sub, _ := info["sub"].(string); sub != idToken.Subject {
 			return nil, rejectLogin("The identity provider's answer could not be verified.", errors.New("userinfo sub does not match the ID token"))
 		}
-		for k, v := range info {
-			if !slices.Contains(protocolClaims, k) {
-				profile[k] = v
-			}
-		}
+		addIdentityClaims(profile, info)
 	}
 	sid, _ := claims["sid"].(string)
 	return &loginData{
