@@ -71,11 +71,17 @@ func newAPI(t testing.TB, configure func(*Config), opts ...oidctest.Option) *api
 	t.Cleanup(op.Close)
 	op.AddClient(oidctest.Client{ID: "api", Secret: "api-secret"})
 	op.AddUser(oidctest.User{Subject: "alice", Claims: map[string]any{"email": "alice@example.com", "name": "Alice"}})
+	return apiFor(t, op, slog.New(slog.DiscardHandler), configure)
+}
+
+// apiFor returns a resource server (ResourceServerOnly) for client api of
+// op, on op's clock, logging to logger.
+func apiFor(t testing.TB, op *oidctest.Server, logger *slog.Logger, configure func(*Config)) *api {
 	cfg := Config{
 		ClientSecrets:      &ClientSecrets{ClientID: "api", ClientSecret: "api-secret", Issuer: op.URL},
 		ResourceServerOnly: true,
 		Now:                op.Now,
-		Logger:             slog.New(slog.DiscardHandler),
+		Logger:             logger,
 	}
 	if configure != nil {
 		configure(&cfg)

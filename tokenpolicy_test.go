@@ -148,19 +148,7 @@ func (sp *shaped) api(t *testing.T, logs *bytes.Buffer, configure func(*Config))
 	if logs != nil {
 		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	cfg := Config{
-		ClientSecrets:      &ClientSecrets{ClientID: "api", ClientSecret: "api-secret", Issuer: sp.op.URL},
-		ResourceServerOnly: true,
-		Now:                sp.op.Now,
-		Logger:             logger,
-	}
-	if configure != nil {
-		configure(&cfg)
-	}
-	oc, err := New(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(oc.Close)
-	return &api{t: t, op: sp.op, oc: oc}
+	return apiFor(t, sp.op, logger, configure)
 }
 
 // TestTokenPolicyJWT presents JWTs shaped as providers document their
