@@ -199,32 +199,6 @@ func BenchmarkIntrospectionParallel(b *testing.B) {
 	require.LessOrEqual(b, calls, distinct)
 }
 
-func TestIntrospectionAudience(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
-		configured string // Config.Audience; empty: the default
-		tokenAud   []string
-		ok         bool
-	}{
-		{"default audience: aud not checked", "", []string{"account"}, true},
-		{"configured audience present", "https://api.example", []string{"account", "https://api.example"}, true},
-		{"configured audience absent", "https://api.example", []string{"account"}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := newAPI(t, func(c *Config) { c.Audience = tt.configured })
-			tok := a.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice", Audience: tt.tokenAud, Format: oidctest.Opaque})
-			rec := a.get(tok)
-			if tt.ok {
-				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-				return
-			}
-			requireAnswer(t, answerInvalidToken, rec)
-		})
-	}
-}
-
 // TestIntrospectionDeadline checks that every introspection call is
 // bounded by Config.Timeout, or by the HTTPClient's shorter Timeout, also
 // when the provider stalls in the middle of its answer; that the calls
