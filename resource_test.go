@@ -137,6 +137,17 @@ func requireAnswer(t *testing.T, want answer, rec *httptest.ResponseRecorder) {
 	require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 }
 
+// requireAccepted checks that the request passed when accepted is true,
+// and was refused with invalid_token otherwise.
+func requireAccepted(t *testing.T, accepted bool, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if accepted {
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		return
+	}
+	requireAnswer(t, answerInvalidToken, rec)
+}
+
 func requireOK(t *testing.T, body string, rec *httptest.ResponseRecorder, msgAndArgs ...any) {
 	t.Helper()
 	require.Equal(t, http.StatusOK, rec.Code, append([]any{rec.Body.String()}, msgAndArgs...)...)

@@ -253,12 +253,7 @@ func TestTokenPolicyJWT(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := sp.api(t, nil, tt.configure)
-			rec := a.get(sp.sign(t, tt.typ, sp.claims(tt.claims)))
-			if tt.ok {
-				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-				return
-			}
-			requireAnswer(t, answerInvalidToken, rec)
+			requireAccepted(t, tt.ok, a.get(sp.sign(t, tt.typ, sp.claims(tt.claims))))
 		})
 	}
 }
@@ -321,12 +316,7 @@ func TestTokenPolicyIntrospection(t *testing.T) {
 			sp.introspection = tt.answer
 			a := sp.api(t, nil, tt.configure)
 			tok := sp.op.IssueAccessToken(oidctest.TokenRequest{ClientID: tt.client, Subject: "alice", Audience: tt.aud, Scopes: []string{"openid"}})
-			rec := a.get(tok)
-			if tt.ok {
-				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-				return
-			}
-			requireAnswer(t, answerInvalidToken, rec)
+			requireAccepted(t, tt.ok, a.get(tok))
 		})
 	}
 }
@@ -364,12 +354,10 @@ func TestIntrospectionRefusesOwnClientsTokensForAnotherAPI(t *testing.T) {
 			var logs bytes.Buffer
 			a := sp.api(t, &logs, tt.configure)
 			tok := sp.op.IssueAccessToken(oidctest.TokenRequest{ClientID: tt.client, Subject: "alice", Scopes: []string{"openid"}})
-			rec := a.get(tok)
+			requireAccepted(t, tt.ok, a.get(tok))
 			if tt.ok {
-				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 				return
 			}
-			requireAnswer(t, answerInvalidToken, rec)
 			require.Contains(t, logs.String(), "claim=aud")
 			require.Contains(t, logs.String(), "https://other-api.example")
 			require.Contains(t, logs.String(), "Config.Audience")
