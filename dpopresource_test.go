@@ -68,12 +68,18 @@ func (f *dpopFixture) proof(t *testing.T, key *dpop.Key, token, nonce string) st
 
 // send presents token with scheme and, unless empty, the DPoP proof.
 func (f *dpopFixture) send(method, scheme, token, proof string) *httptest.ResponseRecorder {
+	return f.api.serve(dpopRequest(method, scheme, token, proof))
+}
+
+// dpopRequest is a request for dpopTarget presenting token with scheme
+// and, unless empty, the DPoP proof.
+func dpopRequest(method, scheme, token, proof string) *http.Request {
 	req := httptest.NewRequest(method, dpopTarget, nil)
 	req.Header.Set("Authorization", scheme+" "+token)
 	if proof != "" {
 		req.Header.Set("DPoP", proof)
 	}
-	return f.api.serve(req)
+	return req
 }
 
 // requireDPoPError checks a 401 with a DPoP challenge carrying code.
@@ -392,10 +398,7 @@ func TestDPoPReplayAcrossReplicas(t *testing.T) {
 	other := f.sp.api(t, nil, func(c *Config) { c.SessionStore = store })
 	proof := f.proof(t, f.key, f.token, "")
 	requireOK(t, "alice read", f.send(http.MethodGet, "DPoP", f.token, proof))
-	req := httptest.NewRequest(http.MethodGet, dpopTarget, nil)
-	req.Header.Set("Authorization", "DPoP "+f.token)
-	req.Header.Set("DPoP", proof)
-	requireDPoPError(t, other.serve(req), "invalid_dpop_proof")
+	requireDPoPError(t, other.serve(dpopRequest(http.MethodGet, "DPoP", f.token, proof)), "invalid_dpop_proof")
 }
 
 // TestReplayCacheBound: a full cache forgets its oldest ID, and then
@@ -433,12 +436,7 @@ func TestDPoPWithOidctestTokens(t *testing.T) {
 			token := a.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "api", Subject: "alice", Scopes: []string{"read"},
 				Format: format, DPoPKeyThumbprint: key.Thumbprint()})
 			send := func(scheme, proof string) *httptest.ResponseRecorder {
-				req := httptest.NewRequest(http.MethodGet, dpopTarget, nil)
-				req.Header.Set("Authorization", scheme+" "+token)
-				if proof != "" {
-					req.Header.Set("DPoP", proof)
-				}
-				return a.serve(req, "read")
+				return a.serve(dpopRequest(http.MethodGet, scheme, token, proof), "read")
 			}
 			proof := key.Proof(http.MethodGet, dpopTarget, token, "")
 			requireOK(t, "alice read", send("DPoP", proof))
