@@ -131,14 +131,20 @@ func (sp *shaped) sign(t *testing.T, typ string, claims map[string]any) string {
 func (sp *shaped) claims(extra map[string]any) map[string]any {
 	now := sp.op.Now()
 	c := map[string]any{"iss": sp.op.URL, "sub": "alice", "aud": "api", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix()}
-	for k, v := range extra {
+	editClaims(c, extra)
+	return c
+}
+
+// editClaims sets the members of changes in doc, deleting those whose
+// value is nil.
+func editClaims(doc, changes map[string]any) {
+	for k, v := range changes {
 		if v == nil {
-			delete(c, k)
+			delete(doc, k)
 			continue
 		}
-		c[k] = v
+		doc[k] = v
 	}
-	return c
 }
 
 // api returns an AcceptToken resource server for client api of sp, logging
@@ -263,15 +269,7 @@ func TestTokenPolicyJWT(t *testing.T) {
 func TestTokenPolicyIntrospection(t *testing.T) {
 	t.Parallel()
 	set := func(values map[string]any) func(string, map[string]any) {
-		return func(_ string, answer map[string]any) {
-			for k, v := range values {
-				if v == nil {
-					delete(answer, k)
-					continue
-				}
-				answer[k] = v
-			}
-		}
+		return func(_ string, answer map[string]any) { editClaims(answer, values) }
 	}
 	tests := []struct {
 		name      string
