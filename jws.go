@@ -91,15 +91,6 @@ func (h *jwsHeader) read(doc string) error {
 	return nil
 }
 
-// parseCompactJWS parses raw, accepting only an algorithm in allowed.
-func parseCompactJWS(raw string, allowed []jose.SignatureAlgorithm) (*compactJWS, error) {
-	jws := splitJWS(raw)
-	if jws == nil {
-		return nil, errMalformedJWS
-	}
-	return jws, jws.check(allowed)
-}
-
 // check refuses an algorithm not in allowed and any critical extension,
 // and decodes the payload and the signature.
 func (jws *compactJWS) check(allowed []jose.SignatureAlgorithm) error {

@@ -17,6 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// parseCompactJWS parses raw as the key set does (splitJWS, then check),
+// accepting only an algorithm in allowed.
+func parseCompactJWS(raw string, allowed []jose.SignatureAlgorithm) (*compactJWS, error) {
+	jws := splitJWS(raw)
+	if jws == nil {
+		return nil, errMalformedJWS
+	}
+	return jws, jws.check(allowed)
+}
+
 // TestCompactJWS checks parseCompactJWS and verify against JWSs that
 // go-jose signs, and the forgeries RFC 8725 warns of.
 func TestCompactJWS(t *testing.T) {
