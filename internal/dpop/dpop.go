@@ -257,12 +257,11 @@ func verify(proof string, req Request) (*Proof, error) {
 	if len(proof) > MaxProofSize {
 		return nil, errors.New("proof too large")
 	}
-	algs := req.Algorithms
-	if algs == nil {
-		algs = Algorithms
+	algs := Algorithms
+	if req.Algorithms != nil {
+		// §4.3 step 5: only asymmetric algorithms, whatever the caller lists.
+		algs = slices.DeleteFunc(slices.Clone(req.Algorithms), func(a jose.SignatureAlgorithm) bool { return !slices.Contains(Algorithms, a) })
 	}
-	// §4.3 step 5: only asymmetric algorithms, whatever the caller lists.
-	algs = slices.DeleteFunc(slices.Clone(algs), func(a jose.SignatureAlgorithm) bool { return !slices.Contains(Algorithms, a) })
 	tok, err := jwt.ParseSigned(proof, algs)
 	if err != nil {
 		return nil, err
