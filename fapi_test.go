@@ -1,7 +1,6 @@
 package httpoidc_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,42 +32,22 @@ import (
 // (private_key_jwt) and no secret when key is not nil.
 func newFAPIHarness(t *testing.T, key *ecdsa.PrivateKey, configure func(*httpoidc.Config), opts ...oidctest.Option) (*harness, error) {
 	t.Helper()
-	op := oidctest.NewServer(opts...)
-	t.Cleanup(op.Close)
-	var handler atomic.Value
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.Load().(http.Handler).ServeHTTP(w, r)
-	}))
-	t.Cleanup(app.Close)
-	client := oidctest.Client{ID: "app", Secret: "app-secret", RedirectURIs: []string{app.URL + "/authorize"}, AccessTokenFormat: oidctest.JWT}
-	secrets := &httpoidc.ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: op.URL, RedirectURIs: client.RedirectURIs}
+	h := startHarness(t, opts...)
+	client := oidctest.Client{ID: "app", Secret: "app-secret", RedirectURIs: []string{h.app.URL + "/authorize"}, AccessTokenFormat: oidctest.JWT}
+	secrets := &httpoidc.ClientSecrets{ClientID: "app", ClientSecret: "app-secret", Issuer: h.op.URL, RedirectURIs: client.RedirectURIs}
 	if key != nil {
 		client.Secret, secrets.ClientSecret = "", ""
 		client.Keys = []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1"}}
 	}
-	op.AddClient(client)
-	op.AddUser(alice)
-	op.AutoLogin("alice")
-	cfg := httpoidc.Config{
-		ClientSecrets: secrets,
-		Scopes:        []string{"openid", "email", "profile", "groups"},
-		Now:           op.Now,
-		Logger:        slog.New(slog.DiscardHandler),
+	h.op.AddClient(client)
+	withKey := func(c *httpoidc.Config) {
+		if key != nil {
+			c.ClientKey = &httpoidc.ClientKey{Signer: key, KeyID: "k1"}
+		}
 	}
-	if key != nil {
-		cfg.ClientKey = &httpoidc.ClientKey{Signer: key, KeyID: "k1"}
-	}
-	if configure != nil {
-		configure(&cfg)
-	}
-	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t), handler: &handler}
-	oc, err := httpoidc.New(context.Background(), cfg)
-	if err != nil {
+	if err := h.start(secrets, withKey, configure); err != nil {
 		return nil, err
 	}
-	t.Cleanup(oc.Close)
-	h.oc = oc
-	handler.Store(oc.Handler(testApp(oc)))
 	return h, nil
 }
 

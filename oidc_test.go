@@ -51,43 +51,72 @@ var alice = oidctest.User{Subject: "alice", Claims: map[string]any{
 // the Config before New.
 func newHarness(t *testing.T, configure func(*httpoidc.Config), opts ...oidctest.Option) *harness {
 	t.Helper()
-	op := oidctest.NewServer(opts...)
-	t.Cleanup(op.Close)
-	var handler atomic.Value
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.Load().(http.Handler).ServeHTTP(w, r)
-	}))
-	t.Cleanup(app.Close)
-	op.AddClient(oidctest.Client{
+	h := startHarness(t, opts...)
+	h.op.AddClient(oidctest.Client{
 		ID: "app", Secret: "app-secret",
-		RedirectURIs:           []string{app.URL + "/authorize"},
-		PostLogoutRedirectURIs: []string{app.URL + "/logout"},
-		BackchannelLogoutURI:   app.URL + "/backchannel-logout",
+		RedirectURIs:           []string{h.app.URL + "/authorize"},
+		PostLogoutRedirectURIs: []string{h.app.URL + "/logout"},
+		BackchannelLogoutURI:   h.app.URL + "/backchannel-logout",
 	})
-	op.AddUser(alice)
-	op.AutoLogin("alice")
-	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
+	secrets, err := httpoidc.ParseClientSecrets(h.op.ClientSecrets("app"))
 	require.NoError(t, err)
-	cfg := httpoidc.Config{
-		ClientSecrets: secrets,
-		Scopes:        []string{"openid", "email", "profile", "groups"},
-		Now:           op.Now,
-		Logger:        slog.New(slog.DiscardHandler),
-	}
-	if configure != nil {
-		configure(&cfg)
-	}
-	h := &harness{t: t, op: op, app: app, config: cfg, client: newBrowser(t), handler: &handler}
-	oc, err := httpoidc.New(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(oc.Close)
-	h.oc = oc
-	handler.Store(oc.Handler(testApp(oc)))
+	require.NoError(t, h.start(secrets, configure))
 	return h
 }
 
+// startHarness starts a provider that logs alice in at once, and an
+// application server that serves nothing until start: the caller first
+// registers its client, whose URIs need the server's URL.
+func startHarness(t *testing.T, opts ...oidctest.Option) *harness {
+	t.Helper()
+	op := oidctest.NewServer(opts...)
+	t.Cleanup(op.Close)
+	app, handler := serveLater(t)
+	op.AddUser(alice)
+	op.AutoLogin("alice")
+	return &harness{t: t, op: op, app: app, client: newBrowser(t), handler: handler}
+}
+
+// start makes the application an OpenIDConnect for secrets, with the
+// tests' Scopes, clock and logger changed by each configure in turn,
+// serving testApp. The error is New's.
+func (h *harness) start(secrets *httpoidc.ClientSecrets, configure ...func(*httpoidc.Config)) error {
+	cfg := httpoidc.Config{
+		ClientSecrets: secrets,
+		Scopes:        []string{"openid", "email", "profile", "groups"},
+		Now:           h.op.Now,
+		Logger:        slog.New(slog.DiscardHandler),
+	}
+	for _, c := range configure {
+		if c != nil {
+			c(&cfg)
+		}
+	}
+	h.config = cfg
+	oc, err := httpoidc.New(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	h.t.Cleanup(oc.Close)
+	h.oc = oc
+	h.handler.Store(oc.Handler(testApp(oc)))
+	return nil
+}
+
+// serveLater starts a server that serves the handler stored in the
+// returned value: the handler needs New, which needs the server's URL.
+func serveLater(t testing.TB) (*httptest.Server, *atomic.Value) {
+	t.Helper()
+	var handler atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &handler
+}
+
 // newBrowser is an http.Client with a cookie jar, like a browser profile.
-func newBrowser(t *testing.T) *http.Client {
+func newBrowser(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &http.Client{Jar: jar, Timeout: 30 * time.Second}

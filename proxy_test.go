@@ -9,12 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,11 +58,7 @@ func newProxyHarness(t testing.TB, upstream http.Handler, pc httpoidc.ProxyConfi
 	}
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
-	var handler atomic.Value
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.Load().(http.Handler).ServeHTTP(w, r)
-	}))
-	t.Cleanup(proxy.Close)
+	proxy, handler := serveLater(t)
 	op.AddClient(oidctest.Client{
 		ID: "proxy", Secret: "proxy-secret",
 		RedirectURIs:           []string{proxy.URL + "/oauth2/callback"},
@@ -92,10 +86,7 @@ func newProxyHarness(t testing.TB, upstream http.Handler, pc httpoidc.ProxyConfi
 	h, err := oc.ReverseProxy(upstreamURL, pc)
 	require.NoError(t, err)
 	handler.Store(h)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	client := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	return &proxyHarness{t: t, op: op, oc: oc, upstream: up, proxy: proxy, client: client}
+	return &proxyHarness{t: t, op: op, oc: oc, upstream: up, proxy: proxy, client: newBrowser(t)}
 }
 
 // do sends a request through the proxy, following redirects, and returns
