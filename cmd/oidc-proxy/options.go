@@ -223,12 +223,7 @@ func (v values) merge(other values) {
 func (v values) set(o option, raw string, appendList bool) error {
 	switch o.kind {
 	case list:
-		var items []string
-		for item := range strings.SplitSeq(raw, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				items = append(items, item)
-			}
-		}
+		items := splitList(raw)
 		if appendList {
 			items = append(v.lists[o.key], items...)
 		}
@@ -247,6 +242,18 @@ func (v values) set(o option, raw string, appendList bool) error {
 	}
 	v.text[o.key] = raw
 	return nil
+}
+
+// splitList reads a list given as one comma-separated value, leaving out
+// blanks around and between the items.
+func splitList(raw string) []string {
+	var items []string
+	for item := range strings.SplitSeq(raw, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 // parseDuration reads a Go duration, or a whole number of seconds as
@@ -330,13 +337,7 @@ func tomlText(value any, isList bool) ([]string, error) {
 	switch x := value.(type) {
 	case string:
 		if isList {
-			var items []string
-			for item := range strings.SplitSeq(x, ",") {
-				if item = strings.TrimSpace(item); item != "" {
-					items = append(items, item)
-				}
-			}
-			return items, nil
+			return splitList(x), nil
 		}
 		return []string{x}, nil
 	case bool:
