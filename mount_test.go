@@ -59,22 +59,21 @@ func TestSafeRedirect(t *testing.T) {
 // mountedHarness runs the test app under /app/, stripped or not before
 // Handler, with the redirect URI registered under /app/.
 func mountedHarness(t *testing.T, strip bool) *harness {
-	h := newHarness(t, func(c *httpoidc.Config) {
-		c.ClientSecrets.RedirectURIs = nil
-		c.RedirectURL = "http://placeholder.invalid/app/authorize"
-		c.BasePath = "/app/"
-	})
+	h := startHarness(t)
 	redirect := h.app.URL + "/app/authorize"
 	h.op.AddClient(oidctest.Client{
 		ID: "app", Secret: "app-secret",
 		RedirectURIs:           []string{redirect},
 		PostLogoutRedirectURIs: []string{h.app.URL + "/app/logout"},
 	})
-	cfg := h.config
-	cfg.RedirectURL = redirect
-	oc, err := httpoidc.New(context.Background(), cfg)
+	secrets, err := httpoidc.ParseClientSecrets(h.op.ClientSecrets("app"))
 	require.NoError(t, err)
-	h.oc = oc
+	require.NoError(t, h.start(secrets, func(c *httpoidc.Config) {
+		c.ClientSecrets.RedirectURIs = nil
+		c.RedirectURL = redirect
+		c.BasePath = "/app/"
+	}))
+	oc := h.oc
 	inner := http.NewServeMux()
 	inner.Handle("/signin", oc.LoginHandler())
 	inner.Handle("/", testApp(oc))
