@@ -104,6 +104,29 @@ func stopAt(client *http.Client, origin, path string) *http.Client {
 // application's own pages.
 var sameOrigin = http.Header{"Sec-Fetch-Site": {"same-origin"}, "Sec-Fetch-Mode": {"navigate"}, "Accept": {"text/html"}}
 
+// signOut follows the application's sign-out link, with rd /bye, using
+// client, and returns the answer that stopped it.
+func (b *behindHAProxy) signOut(t *testing.T, client *http.Client) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.origin+"/oauth2/sign_out?rd=%2Fbye", nil)
+	require.NoError(t, err)
+	req.Header = sameOrigin.Clone()
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
+}
+
+// requireSignedOut checks that client's session is gone: /oauth2/auth
+// answers 401.
+func (b *behindHAProxy) requireSignedOut(t *testing.T, client *http.Client) {
+	t.Helper()
+	resp, err := stopAt(client, b.origin, "").Get(b.origin + "/oauth2/auth")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}
+
 func (b *behindHAProxy) requireIdentity(t *testing.T, client *http.Client) {
 	t.Helper()
 	spoofed := http.Header{
@@ -150,17 +173,9 @@ func TestProxyBehindHAProxyWithOIDCTest(t *testing.T) {
 
 	// Logging out from the application's page ends the session; oidctest's
 	// AutoLogin would log alice in again past rd, so stop there.
-	req, err := http.NewRequest(http.MethodGet, b.origin+"/oauth2/sign_out?rd=%2Fbye", nil)
-	require.NoError(t, err)
-	req.Header = sameOrigin.Clone()
-	resp, err = stopAt(client, b.origin, "/bye").Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
+	resp = b.signOut(t, stopAt(client, b.origin, "/bye"))
 	require.Equal(t, "/bye", resp.Header.Get("Location"))
-	resp, err = stopAt(client, b.origin, "").Get(b.origin + "/oauth2/auth")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	b.requireSignedOut(t, client)
 }
 
 func TestProxyBehindHAProxyWithOIDCProvider(t *testing.T) {
@@ -184,12 +199,7 @@ func TestProxyBehindHAProxyWithOIDCProvider(t *testing.T) {
 	b.requireIdentity(t, client)
 
 	// Sign out from the application's page, and confirm at the provider.
-	req, err := http.NewRequest(http.MethodGet, b.origin+"/oauth2/sign_out?rd=%2Fbye", nil)
-	require.NoError(t, err)
-	req.Header = sameOrigin.Clone()
-	resp, err = stopAt(client, p.Issuer, "").Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
+	resp = b.signOut(t, stopAt(client, p.Issuer, ""))
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	endSession := resp.Header.Get("Location")
 	require.True(t, strings.HasPrefix(endSession, p.Issuer), endSession)
@@ -197,10 +207,7 @@ func TestProxyBehindHAProxyWithOIDCProvider(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, "/bye", resp.Header.Get("Location"), "back from the provider to rd")
-	resp, err = stopAt(client, b.origin, "").Get(b.origin + "/oauth2/auth")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	b.requireSignedOut(t, client)
 }
 
 func TestProxyChromiumThroughHAProxy(t *testing.T) {
