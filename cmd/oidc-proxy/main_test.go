@@ -83,6 +83,16 @@ func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;").Replace(s)
 }
 
+// guideConfigFor is guideConfig for a proxy listening on address and
+// reached at origin, in front of app, logging in at issuer.
+func guideConfigFor(t *testing.T, origin, issuer string, app *httptest.Server, address string) string {
+	t.Helper()
+	return guideConfig(t, map[string]string{
+		"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": issuer, "<UPSTREAM>": app.URL + "/",
+		"<HTTP_ADDRESS>": address,
+	})
+}
+
 // startProxy runs oidc-proxy in this process with args and environ on l,
 // until the test ends.
 func startProxy(t *testing.T, l net.Listener, args, environ []string) {
@@ -164,10 +174,7 @@ func TestProxyGuideConfigurationInProcess(t *testing.T) {
 	origin := "http://" + l.Addr().String()
 	op := newOP(t, origin)
 	op.AutoLogin("alice")
-	cfg := guideConfig(t, map[string]string{
-		"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
-		"<HTTP_ADDRESS>": l.Addr().String(),
-	})
+	cfg := guideConfigFor(t, origin, op.URL, app, l.Addr().String())
 	// cookie_secure = true, as in the guide, would keep a plain-http
 	// client from sending the cookie back; HAProxyTLS tests keep it.
 	startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false"}, guideStartLine...), nil)
@@ -220,10 +227,7 @@ func TestProxyRedisSessionsSharedByReplicas(t *testing.T) {
 	op := newOP(t, firstOrigin)
 	op.AutoLogin("alice")
 	for _, l := range []net.Listener{first, second} {
-		cfg := guideConfig(t, map[string]string{
-			"<REDIRECT_URL>": firstOrigin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
-			"<HTTP_ADDRESS>": l.Addr().String(),
-		})
+		cfg := guideConfigFor(t, firstOrigin, op.URL, app, l.Addr().String())
 		startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false", "--redis-url", "redis://" + redisAddr + "/0"}, guideStartLine...), nil)
 	}
 	client := &http.Client{Jar: newJar(t), Timeout: 20 * time.Second}
@@ -258,10 +262,7 @@ func TestProxyLoginPolicy(t *testing.T) {
 			origin := "http://" + l.Addr().String()
 			op := newOP(t, origin)
 			op.AutoLogin(tt.user)
-			cfg := guideConfig(t, map[string]string{
-				"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
-				"<HTTP_ADDRESS>": l.Addr().String(),
-			})
+			cfg := guideConfigFor(t, origin, op.URL, app, l.Addr().String())
 			startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false", "--scope=openid email profile groups"}, tt.args...), nil)
 			client := &http.Client{Jar: newJar(t), Timeout: 20 * time.Second}
 			status, _ := getJSON(t, client, origin+"/", nil)
@@ -278,10 +279,7 @@ func TestProxyRunsWithTheGuidesStartLine(t *testing.T) {
 	origin := "http://" + addr
 	op := newOP(t, origin)
 	op.AutoLogin("alice")
-	cfg := guideConfig(t, map[string]string{
-		"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
-		"<HTTP_ADDRESS>": addr,
-	})
+	cfg := guideConfigFor(t, origin, op.URL, app, addr)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	var stderr lockedWriter

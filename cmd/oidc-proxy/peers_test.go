@@ -312,10 +312,7 @@ func TestProxyNginxAuthRequest(t *testing.T) {
 	origin := "http://" + front
 	op := newOP(t, origin)
 	op.AutoLogin("alice")
-	cfg := guideConfig(t, map[string]string{
-		"<REDIRECT_URL>": origin + "/oauth2/callback", "<ISSUER>": op.URL, "<UPSTREAM>": app.URL + "/",
-		"<HTTP_ADDRESS>": l.Addr().String(),
-	})
+	cfg := guideConfigFor(t, origin, op.URL, app, l.Addr().String())
 	startProxy(t, l, append([]string{"--config", cfg, "--cookie-secure=false", "--set-xauthrequest"}, guideStartLine...), nil)
 	testenv.StartNginx(t, strings.NewReplacer("{{NGINX}}", front, "{{PROXY}}", l.Addr().String(),
 		"{{APP}}", strings.TrimPrefix(app.URL, "http://")).Replace(nginxConfig), front)
