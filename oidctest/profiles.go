@@ -13,7 +13,7 @@ import (
 // from their public documentation (and, where it is public, their source),
 // so that relying parties can be tested against providers that cannot run
 // in a test. They are reproductions, not the providers: each one names its
-// sources in providers.go.
+// sources in providers.go or cloudproviders.go.
 type Profile int
 
 // The profiles. Each says which access tokens it issues; "the requested
