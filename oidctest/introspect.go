@@ -1,7 +1,6 @@
 package oidctest
 
 import (
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -124,13 +123,7 @@ func (s *Server) introspect(token string) map[string]any {
 	defer s.mu.Unlock()
 	now := s.nowLocked()
 	if at, ok := s.access[token]; ok && now.Before(at.expiry) {
-		resp := map[string]any{}
-		for name, v := range at.claims {
-			if !registeredClaim(name) {
-				resp[name] = v
-			}
-		}
-		maps.Copy(resp, map[string]any{
+		resp := withClaims(at.claims, map[string]any{
 			"active":     true,
 			"client_id":  at.clientID,
 			"sub":        at.subject,

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -338,16 +337,6 @@ func claimAudience(claims map[string]any) []string {
 		return slices.Clone(v)
 	}
 	return nil
-}
-
-// withClaims returns a copy of base with more claims set.
-func withClaims(base map[string]any, more map[string]any) map[string]any {
-	out := maps.Clone(base)
-	if out == nil {
-		out = map[string]any{}
-	}
-	maps.Copy(out, more)
-	return out
 }
 
 // profileIntrospectionRequest authenticates an introspection request as the

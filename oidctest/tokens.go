@@ -110,7 +110,9 @@ func (s *Server) IssueAccessToken(req TokenRequest) string {
 		}
 		return tok
 	}
+	// The registered claims are the provider's own (see TokenRequest.Claims).
 	g.claims = maps.Clone(req.Claims)
+	maps.DeleteFunc(g.claims, func(name string, _ any) bool { return registeredClaim(name) })
 	g.jkt = req.DPoPKeyThumbprint
 	tok, err := s.mintAccessToken(g, req.Scopes, aud, req.Format == JWT, ttl, c.Secret)
 	if err != nil {
@@ -139,13 +141,7 @@ func (s *Server) mintAccessToken(g grant, scopes, aud []string, asJWT bool, ttl 
 		// Introspection must agree with what the token itself claims, so the
 		// record takes the fault-shifted times too.
 		at.issued, at.expiry = fs.lifetime(now, ttl)
-		claims := map[string]any{}
-		for name, v := range g.claims {
-			if !registeredClaim(name) {
-				claims[name] = v
-			}
-		}
-		maps.Copy(claims, map[string]any{
+		claims := withClaims(g.claims, map[string]any{
 			"iss":       s.URL,
 			"sub":       g.subject,
 			"aud":       audClaim(aud),
@@ -402,6 +398,16 @@ func registeredClaim(name string) bool {
 		return true
 	}
 	return false
+}
+
+// withClaims returns a copy of base with more claims set.
+func withClaims(base map[string]any, more map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	maps.Copy(out, more)
+	return out
 }
 
 // audClaim encodes a single audience as a string, the common form.
