@@ -16,13 +16,16 @@ import (
 	"github.com/httpoidc/httpoidc"
 )
 
-// postLogoutToken delivers a back-channel logout token to the app.
+// deliverLogoutToken posts a back-channel logout token to the app as the
+// provider does, without the browser's cookies.
+func (h *harness) deliverLogoutToken(token string) (*http.Response, string) {
+	return h.send(http.DefaultClient, http.MethodPost, "/backchannel-logout", url.Values{"logout_token": {token}})
+}
+
+// postLogoutToken delivers a back-channel logout token the app accepts.
 func postLogoutToken(t *testing.T, h *harness, token string) {
-	resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {token}})
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	resp, body := h.deliverLogoutToken(token)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 }
 
 // TestSubjectLogoutEndsEverySession: a logout token naming only the user

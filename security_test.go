@@ -233,12 +233,7 @@ func withLogoutToken(change func(typ *string, claims map[string]any)) func(*test
 		claims := jwtClaims(t, h.op.LogoutToken("app", "alice", sid))
 		typ := "logout+jwt"
 		change(&typ, claims)
-		resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {h.op.SignJWT(typ, claims)}})
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp, string(body)
+		return h.deliverLogoutToken(h.op.SignJWT(typ, claims))
 	}
 }
 

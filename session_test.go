@@ -211,9 +211,7 @@ func TestBackchannelLogout(t *testing.T) {
 			token := tt.token(h, claims)
 
 			post := func() int {
-				resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {token}})
-				require.NoError(t, err)
-				resp.Body.Close()
+				resp, _ := h.deliverLogoutToken(token)
 				return resp.StatusCode
 			}
 			require.Equal(t, http.StatusOK, post())
@@ -248,9 +246,7 @@ func TestBackchannelLogoutRetriedAfterAStoreFailureEndsTheLogin(t *testing.T) {
 	claims := jwtClaims(t, h.me(h.client)["id_token"].(string))
 	token := h.op.LogoutToken("app", "", claims["sid"].(string))
 	post := func() int {
-		resp, err := http.PostForm(h.app.URL+"/backchannel-logout", url.Values{"logout_token": {token}})
-		require.NoError(t, err)
-		resp.Body.Close()
+		resp, _ := h.deliverLogoutToken(token)
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusInternalServerError, post())
