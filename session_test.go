@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -18,11 +16,9 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/httpoidc/httpoidc"
-	"github.com/httpoidc/httpoidc/internal/testenv"
 	"github.com/httpoidc/httpoidc/oidctest"
 )
 
@@ -370,46 +366,22 @@ func jwtClaims(t *testing.T, jwt string) map[string]any {
 // each with its own OpenIDConnect and server, behind one public URL, with
 // their sessions in one real redis-server.
 func TestReplicasShareSessionsOverRedis(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	op := oidctest.NewServer()
-	t.Cleanup(op.Close)
-
-	// The front server plays the load balancer: it sends every request to
-	// the replica the test chose.
-	var current atomic.Pointer[httptest.Server]
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		target, _ := url.Parse(current.Load().URL)
-		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	op.AddClient(oidctest.Client{
-		ID: "app", Secret: "app-secret",
-		RedirectURIs:           []string{front.URL + "/authorize"},
-		PostLogoutRedirectURIs: []string{front.URL + "/logout"},
-	})
-	op.AddUser(alice)
-	op.AutoLogin("alice")
-	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
-	require.NoError(t, err)
-
-	newReplica := redisReplicas(t, rdb, op, secrets)
+	h, newReplica, route := redisApp(t)
 	a, b := newReplica(), newReplica()
-	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
 
-	current.Store(a)
+	route(a)
 	h.login(h.client)
-	current.Store(b)
+	route(b)
 	require.True(t, h.loggedIn(h.client), "B sees the login made on A")
 
 	_, body := h.get(h.client, "/logout", "Sec-Fetch-Site", "same-origin")
 	require.Equal(t, "Not logged in", body, "logout on B, through the provider")
-	current.Store(a)
+	route(a)
 	require.False(t, h.loggedIn(h.client), "A sees the logout made on B")
 
 	h.login(h.client)
 	a.Close()
-	current.Store(newReplica())
+	route(newReplica())
 	require.True(t, h.loggedIn(h.client), "a restarted replica loses no session")
 }
 

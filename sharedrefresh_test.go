@@ -77,6 +77,22 @@ func TestReplicasRefreshOnceAndBothKeepTheLogin(t *testing.T) {
 // replicaPair is two replicas of the app on one real redis-server, and a
 // browser logged in through the first.
 func replicaPair(t *testing.T) (*harness, []*httptest.Server) {
+	h, newReplica, route := redisApp(t)
+	replicas := []*httptest.Server{newReplica(), newReplica()}
+	// The browser logs in through the public URL, served by the first
+	// replica; cookies for 127.0.0.1 go to every port, so both replicas
+	// then see the same session.
+	route(replicas[0])
+	h.login(h.client)
+	return h, replicas
+}
+
+// redisApp is the application behind one public URL, whose front server
+// plays the load balancer: it sends every request to the replica last
+// given to route. newReplica starts one more replica, with its own
+// OpenIDConnect and server, its sessions in one real redis-server shared
+// by all.
+func redisApp(t *testing.T) (h *harness, newReplica func() *httptest.Server, route func(*httptest.Server)) {
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.StartRedis(t)})
 	t.Cleanup(func() { rdb.Close() })
 	op := oidctest.NewServer()
@@ -84,28 +100,16 @@ func replicaPair(t *testing.T) (*harness, []*httptest.Server) {
 	var proxy atomic.Pointer[httputil.ReverseProxy]
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proxy.Load().ServeHTTP(w, r) }))
 	t.Cleanup(front.Close)
-	op.AddClient(oidctest.Client{ID: "app", Secret: "app-secret", RedirectURIs: []string{front.URL + "/authorize"}})
+	op.AddClient(oidctest.Client{
+		ID: "app", Secret: "app-secret",
+		RedirectURIs:           []string{front.URL + "/authorize"},
+		PostLogoutRedirectURIs: []string{front.URL + "/logout"},
+	})
 	op.AddUser(alice)
 	op.AutoLogin("alice")
 	secrets, err := httpoidc.ParseClientSecrets(op.ClientSecrets("app"))
 	require.NoError(t, err)
-
-	newReplica := redisReplicas(t, rdb, op, secrets)
-	replicas := []*httptest.Server{newReplica(), newReplica()}
-	// The browser logs in through the public URL, served by the first
-	// replica; cookies for 127.0.0.1 go to every port, so both replicas
-	// then see the same session.
-	target, _ := url.Parse(replicas[0].URL)
-	proxy.Store(httputil.NewSingleHostReverseProxy(target))
-	h := &harness{t: t, op: op, app: front, client: newBrowser(t)}
-	h.login(h.client)
-	return h, replicas
-}
-
-// redisReplicas returns a function that starts one more replica of the
-// application, with its own OpenIDConnect and server, its sessions in rdb.
-func redisReplicas(t *testing.T, rdb *redis.Client, op *oidctest.Server, secrets *httpoidc.ClientSecrets) func() *httptest.Server {
-	return func() *httptest.Server {
+	newReplica = func() *httptest.Server {
 		sessions := scs.New()
 		sessions.Store = goredisstore.New(rdb)
 		oc, err := httpoidc.New(context.Background(), httpoidc.Config{
@@ -117,6 +121,11 @@ func redisReplicas(t *testing.T, rdb *redis.Client, op *oidctest.Server, secrets
 		t.Cleanup(srv.Close)
 		return srv
 	}
+	route = func(replica *httptest.Server) {
+		target, _ := url.Parse(replica.URL)
+		proxy.Store(httputil.NewSingleHostReverseProxy(target))
+	}
+	return &harness{t: t, op: op, app: front, client: newBrowser(t)}, newReplica, route
 }
 
 // TestReplicasShareARefusedRefresh: when the provider refuses the refresh
