@@ -173,13 +173,15 @@ func (oc *OpenIDConnect) completeLogin(ctx context.Context, query url.Values, pe
 	}
 	sid, _ := claims["sid"].(string)
 	return &loginData{
-		Subject:      idToken.Subject,
-		SessionID:    sid,
-		Profile:      profile,
-		AccessToken:  tok.AccessToken,
-		RefreshToken: tok.RefreshToken,
-		IDToken:      rawIDToken,
-		Expiry:       oc.expiryUnix(tok),
+		Subject:   idToken.Subject,
+		SessionID: sid,
+		Profile:   profile,
+		loginTokens: loginTokens{
+			AccessToken:  tok.AccessToken,
+			RefreshToken: tok.RefreshToken,
+			IDToken:      rawIDToken,
+			Expiry:       oc.expiryUnix(tok),
+		},
 	}, nil
 }
 

@@ -44,17 +44,10 @@ type pendingLogout struct {
 
 // loginData is a logged-in user: the profile and the tokens.
 type loginData struct {
-	Subject      string         `json:"sub"`
-	SessionID    string         `json:"sid,omitempty"`
-	Profile      map[string]any `json:"profile"`
-	AccessToken  string         `json:"at,omitempty"`
-	RefreshToken string         `json:"rt,omitempty"`
-	IDToken      string         `json:"idt,omitempty"`
-	Expiry       int64          `json:"exp,omitempty"`
-	// Obtained is when the access token was issued, on the package clock;
-	// with Expiry it gives the token's lifetime. Zero in sessions stored
-	// by earlier releases.
-	Obtained int64 `json:"obtained,omitempty"`
+	Subject   string         `json:"sub"`
+	SessionID string         `json:"sid,omitempty"`
+	Profile   map[string]any `json:"profile"`
+	loginTokens
 	// Issuer is the provider's issuer, which scopes the logout records.
 	Issuer string `json:"iss,omitempty"`
 	// ID names this login when the provider sent no sid.
@@ -63,6 +56,19 @@ type loginData struct {
 	// this login as they stood at login: a logout since has raised them.
 	UserEpoch  int64 `json:"ue,omitempty"`
 	LoginEpoch int64 `json:"le,omitempty"`
+}
+
+// loginTokens are the tokens of a login, which a refresh renews. Embedded,
+// their fields are stored as the login's own.
+type loginTokens struct {
+	AccessToken  string `json:"at,omitempty"`
+	RefreshToken string `json:"rt,omitempty"`
+	IDToken      string `json:"idt,omitempty"`
+	Expiry       int64  `json:"exp,omitempty"`
+	// Obtained is when the access token was issued, on the package clock;
+	// with Expiry it gives the token's lifetime. Zero in sessions stored
+	// by earlier releases.
+	Obtained int64 `json:"obtained,omitempty"`
 }
 
 // decodeSession parses a stored session value; anything unreadable,

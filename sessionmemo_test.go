@@ -13,7 +13,7 @@ func TestDecodedSessions(t *testing.T) {
 	stored := func(sub string) string {
 		raw, err := json.Marshal(sessionData{Version: sessionVersion, Login: &loginData{
 			Subject: sub, Profile: map[string]any{"email": sub + "@example.com", "groups": []any{"staff"}, "address": map[string]any{"country": "NL"}},
-			IDToken: "id-token", AccessToken: "access-token",
+			loginTokens: loginTokens{IDToken: "id-token", AccessToken: "access-token"},
 		}, Logout: &pendingLogout{State: "s"}})
 		require.NoError(t, err)
 		return string(raw)

@@ -42,11 +42,7 @@ const (
 // sharedRefresh is what the store holds about one refresh token's refresh:
 // the new tokens, or why the provider refused.
 type sharedRefresh struct {
-	AccessToken  string `json:"at,omitempty"`
-	RefreshToken string `json:"rt,omitempty"`
-	IDToken      string `json:"idt,omitempty"`
-	Expiry       int64  `json:"exp,omitempty"`
-	Obtained     int64  `json:"obtained,omitempty"`
+	loginTokens
 	// Profile is there when the refresh updated the profile.
 	Profile map[string]any `json:"profile,omitempty"`
 	Refused string         `json:"refused,omitempty"`
@@ -121,10 +117,7 @@ func (oc *OpenIDConnect) refreshAndShare(ctx context.Context, key string, login 
 	var shared sharedRefresh
 	switch {
 	case err == nil:
-		shared = sharedRefresh{
-			AccessToken: fresh.AccessToken, RefreshToken: fresh.RefreshToken, IDToken: fresh.IDToken,
-			Expiry: fresh.Expiry, Obtained: fresh.Obtained, Profile: fresh.Profile,
-		}
+		shared = sharedRefresh{loginTokens: fresh.loginTokens, Profile: fresh.Profile}
 	case errors.Is(err, errRefreshRejected):
 		shared = sharedRefresh{Refused: err.Error()}
 	default:
@@ -162,11 +155,7 @@ func (oc *OpenIDConnect) sharedRefreshResult(ctx context.Context, key string, lo
 		return nil, true, fmt.Errorf("%w: refused when another replica refreshed it (%s)", errRefreshRejected, shared.Refused)
 	}
 	fresh := *login
-	fresh.AccessToken = shared.AccessToken
-	fresh.RefreshToken = shared.RefreshToken
-	fresh.IDToken = shared.IDToken
-	fresh.Expiry = shared.Expiry
-	fresh.Obtained = shared.Obtained
+	fresh.loginTokens = shared.loginTokens
 	if shared.Profile != nil {
 		fresh.Profile = shared.Profile
 	}

@@ -56,6 +56,6 @@ func (oc *OpenIDConnect) testingLogin() *loginData {
 	return &loginData{
 		Subject:     sub,
 		Profile:     maps.Clone(oc.cfg.TestingProfile),
-		AccessToken: testingAccessToken,
+		loginTokens: loginTokens{AccessToken: testingAccessToken},
 	}
 }
