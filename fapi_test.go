@@ -9,11 +9,13 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -177,22 +179,11 @@ func TestPARLogin(t *testing.T) {
 			resp.Body.Close()
 			target, err := url.Parse(resp.Header.Get("Location"))
 			require.NoError(t, err)
-			require.Equal(t, []string{"client_id", "request_uri"}, sortedKeys(target.Query()), "only an opaque handle goes through the browser")
+			require.Equal(t, []string{"client_id", "request_uri"}, slices.Sorted(maps.Keys(target.Query())), "only an opaque handle goes through the browser")
 			require.Equal(t, 1, h.op.Requests(oidctest.EndpointPAR))
 			h.login(h.client)
 		})
 	}
-}
-
-func sortedKeys(v url.Values) []string {
-	var keys []string
-	for k := range v {
-		keys = append(keys, k)
-	}
-	if len(keys) == 2 && keys[0] > keys[1] {
-		keys[0], keys[1] = keys[1], keys[0]
-	}
-	return keys
 }
 
 // dpopAPI is a resource server that checks the proof of a DPoP-bound
