@@ -145,7 +145,7 @@ func (s *Server) servesIntrospection() bool {
 
 // spec returns the server's profile, or nil for Standard.
 func (s *Server) spec() *profileSpec {
-	return s.opts.profile.spec()
+	return s.profile
 }
 
 // profileSpec is how one provider shapes what a relying party sees.

@@ -14,7 +14,8 @@ import (
 // documentation. Nothing here has been checked against the running
 // providers; interop/ does that for Hydra and the zitadel/oidc example OP.
 
-// spec returns the profile's provider, or nil for Standard.
+// spec builds the profile's provider, or returns nil for Standard; a
+// Server builds its own once.
 func (p Profile) spec() *profileSpec {
 	var s profileSpec
 	switch p {

@@ -29,6 +29,7 @@ type Server struct {
 	URL string
 
 	opts    options
+	profile *profileSpec // opts.profile's provider; nil for Standard
 	log     *slog.Logger
 	handler http.Handler
 	pages   *template.Template
@@ -164,6 +165,7 @@ func newServer(issuer string, opts []Option) (*Server, error) {
 	s := &Server{
 		URL:         strings.TrimSuffix(issuer, "/"),
 		opts:        o,
+		profile:     o.profile.spec(),
 		log:         o.logger,
 		pages:       pages,
 		closing:     ctx,
