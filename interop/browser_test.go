@@ -127,7 +127,8 @@ func TestBrowserBasicExample(t *testing.T) {
 	bin := testenv.BuildCommand(t, "examples/basic")
 	for _, lp := range loginPages {
 		t.Run(lp.name, func(t *testing.T) {
-			addr := freeAddr(t)
+			// The app's URLs must be registered before it runs.
+			addr := testenv.FreeAddress(t)
 			appURL := "http://" + addr
 			formURL, secrets := lp.start(t, appURL)
 			startBasic(t, bin, addr, secrets)
@@ -221,17 +222,6 @@ func pageText(t *testing.T, ctx context.Context) string {
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 	require.NoError(t, err)
 	return strings.TrimSpace(text)
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago: the
-// app's URLs must be registered before it runs.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // startBasic runs the examples/basic binary the way its documentation says,
