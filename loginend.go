@@ -22,8 +22,7 @@ const (
 	// session is next used: the token may end any number of sessions, and
 	// none is looked up when it arrives.
 	LogoutBackchannel LogoutReason = "backchannel"
-	// LogoutRefreshRefused: the provider refused to refresh the tokens, or
-	// there was no refresh token when the access token expired.
+	// LogoutRefreshRefused: the provider refused to refresh the tokens.
 	LogoutRefreshRefused LogoutReason = "refresh-refused"
 	// LogoutAuthorizeRefused: after a refresh, the login policies or
 	// Config.Authorize refused the user.

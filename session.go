@@ -214,14 +214,12 @@ func (oc *OpenIDConnect) needsRefresh(login *loginData) bool {
 	return !oc.cfg.Now().Add(margin).Before(expiry)
 }
 
-// refresh returns the login with fresh tokens, making at most one refresh
-// grant per refresh token across all requests and, with a shared session
-// store, all replicas. An error wrapping errRefreshRejected means the user
+// refresh returns the login, which needsRefresh chose (so it has a refresh
+// token), with fresh tokens, making at most one refresh grant per refresh
+// token across all requests and, with a shared session store, all
+// replicas. An error wrapping errRefreshRejected means the user
 // must log in again; other errors are transient.
 func (oc *OpenIDConnect) refresh(ctx context.Context, login *loginData) (*loginData, error) {
-	if login.RefreshToken == "" {
-		return nil, fmt.Errorf("%w: access token expired and no refresh token", errRefreshRejected)
-	}
 	key := tokenHash(login.RefreshToken)
 	now := oc.cfg.Now()
 	r := &oc.refreshes
