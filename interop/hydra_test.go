@@ -64,51 +64,22 @@ func TestHydraRPInitiatedLogout(t *testing.T) {
 func TestHydraBackchannelLogout(t *testing.T) {
 	for _, optIn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("InsecureAcceptLogoutTokensWithoutExp=%v", optIn), func(t *testing.T) {
-			// Different hosts, so that the apps' cookies do not collide.
-			srv1, srv2 := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.3")
-			h := testenv.StartHydra(t, testenv.HydraConfig{Clients: []testenv.Client{
-				webClient("one", srv1, testenv.ClientSecretBasic, true),
-				webClient("two", srv2, testenv.ClientSecretPost, true),
-			}})
-			ctx := testContext(t)
-			app1 := startApp(t, srv1, appConfig(h.Provider, h.Client(t, "one")))
-			cfg := appConfig(h.Provider, h.Client(t, "two"))
-			cfg.InsecureAcceptLogoutTokensWithoutExp = optIn
-			app2 := startApp(t, srv2, cfg)
-			browser := newBrowser(t)
-			require.True(t, app1.login(t, ctx, h.Provider, browser, "alice").LoggedIn)
-			// Single sign-on: Hydra remembers the login, so the wrong
-			// password is never asked for.
-			resp, err := h.Login(ctx, browser, app2.URL+"/private", "alice", "wrong password")
-			require.NoError(t, err)
-			u2 := readUser(t, resp, app2.URL+"/private")
-			require.True(t, u2.LoggedIn)
-			require.NotEmpty(t, jwtClaims(t, u2.IDToken)["sid"], "sid ties the app session to Hydra's session")
-
-			resp, err = h.ConfirmLogout(ctx, browser, app1.URL+"/logout")
-			require.NoError(t, err)
-			require.False(t, readUser(t, resp, app1.URL+"/").LoggedIn)
-
-			// Hydra posts the logout token itself, on its own schedule.
-			var status int
-			select {
-			case status = <-app2.backchannel:
-			case <-ctx.Done():
-				t.Fatal("Hydra sent app two no back-channel logout")
-			}
-			token := <-app2.logoutTokens
+			two := logOutOfOneApp(t, func(clients []testenv.Client) *testenv.Provider {
+				return testenv.StartHydra(t, testenv.HydraConfig{Clients: clients}).Provider
+			}, func(c *httpoidc.Config) { c.InsecureAcceptLogoutTokensWithoutExp = optIn })
+			ctx := two.ctx
 			if !optIn {
-				require.Equal(t, http.StatusBadRequest, status, "a logout token without exp is refused by default")
-				require.True(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session stays")
+				require.Equal(t, http.StatusBadRequest, two.status, "a logout token without exp is refused by default")
+				require.True(t, two.app.get(t, ctx, two.browser, "/").LoggedIn, "app two's session stays")
 				return
 			}
-			require.Equal(t, http.StatusOK, status, "app two accepted the logout token")
-			require.NotContains(t, jwtClaims(t, token), "exp")
-			require.False(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session ended")
+			require.Equal(t, http.StatusOK, two.status, "app two accepted the logout token")
+			require.NotContains(t, jwtClaims(t, two.token), "exp")
+			require.False(t, two.app.get(t, ctx, two.browser, "/").LoggedIn, "app two's session ended")
 
 			// The replay guard: the same token again is refused.
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, app2.URL+"/backchannel-logout",
-				strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, two.app.URL+"/backchannel-logout",
+				strings.NewReader(url.Values{"logout_token": {two.token}}.Encode()))
 			require.NoError(t, err)
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			replay, err := http.DefaultClient.Do(req)

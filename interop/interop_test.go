@@ -553,36 +553,67 @@ func testRPInitiatedLogout(t *testing.T, start func(web testenv.Client) *testenv
 // browser; logging out of one at oidc-provider ends the other's session
 // through the back channel.
 func TestBackchannelLogout(t *testing.T) {
-	ctx := testContext(t)
+	two := logOutOfOneApp(t, func(clients []testenv.Client) *testenv.Provider {
+		return testenv.StartOIDCProvider(t, testenv.ProviderConfig{Clients: clients})
+	}, nil)
+	require.Equal(t, http.StatusOK, two.status, "app two accepted the logout token")
+	require.False(t, two.app.get(t, two.ctx, two.browser, "/").LoggedIn, "app two's session ended")
+}
+
+// otherApp is the app logOutOfOneApp did not log out of.
+type otherApp struct {
+	ctx     context.Context
+	app     *app
+	browser *http.Client
+	// status is what the app answered the provider's logout token, token.
+	status int
+	token  string
+}
+
+// logOutOfOneApp logs alice in, in one browser, to two apps of clients
+// that take back-channel logout at the provider that start starts: to the
+// second by single sign-on, where the provider must not ask for the
+// password (the wrong one is given). It then logs out of the first through
+// the provider, and waits for the provider to post a logout token to the
+// second, whose Config configure, when not nil, changes.
+func logOutOfOneApp(t *testing.T, start func(clients []testenv.Client) *testenv.Provider, configure func(*httpoidc.Config)) otherApp {
+	t.Helper()
 	// Different hosts, so that the apps' cookies do not collide.
 	srv1, srv2 := reserve(t, "127.0.0.1"), reserve(t, "127.0.0.3")
-	p := testenv.StartOIDCProvider(t, testenv.ProviderConfig{
-		Clients: []testenv.Client{
-			webClient("one", srv1, testenv.ClientSecretBasic, true),
-			webClient("two", srv2, testenv.ClientSecretPost, true),
-		},
+	p := start([]testenv.Client{
+		webClient("one", srv1, testenv.ClientSecretBasic, true),
+		webClient("two", srv2, testenv.ClientSecretPost, true),
 	})
+	ctx := testContext(t) // after the start, which may build the provider first
 	app1 := startApp(t, srv1, appConfig(p, p.Client(t, "one")))
-	app2 := startApp(t, srv2, appConfig(p, p.Client(t, "two")))
+	cfg := appConfig(p, p.Client(t, "two"))
+	if configure != nil {
+		configure(&cfg)
+	}
+	app2 := startApp(t, srv2, cfg)
 	browser := newBrowser(t)
 	require.True(t, app1.login(t, ctx, p, browser, "alice").LoggedIn)
-	// Single sign-on: no form this time, the provider session is reused.
-	u2 := app2.login(t, ctx, p, browser, "alice")
+	// Single sign-on: the provider remembers the login, so the wrong
+	// password is never asked for.
+	resp, err := p.Login(ctx, browser, app2.URL+"/private", "alice", "wrong password")
+	require.NoError(t, err)
+	u2 := readUser(t, resp, app2.URL+"/private")
 	require.True(t, u2.LoggedIn)
 	require.NotEmpty(t, jwtClaims(t, u2.IDToken)["sid"], "sid ties the app session to the provider session")
 
-	resp, err := p.ConfirmLogout(ctx, browser, app1.URL+"/logout")
+	resp, err = p.ConfirmLogout(ctx, browser, app1.URL+"/logout")
 	require.NoError(t, err)
 	require.False(t, readUser(t, resp, app1.URL+"/").LoggedIn)
 
 	// The provider posts the logout token itself, on its own schedule.
+	two := otherApp{ctx: ctx, app: app2, browser: browser}
 	select {
-	case status := <-app2.backchannel:
-		require.Equal(t, http.StatusOK, status, "app two accepted the logout token")
+	case two.status = <-app2.backchannel:
 	case <-ctx.Done():
-		t.Fatal("oidc-provider sent app two no back-channel logout")
+		t.Fatal("the provider sent app two no back-channel logout")
 	}
-	require.False(t, app2.get(t, ctx, browser, "/").LoggedIn, "app two's session ended")
+	two.token = <-app2.logoutTokens
+	return two
 }
 
 // TestOIDCRegister: oidc-register registers a client at oidc-provider's
