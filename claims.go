@@ -182,6 +182,10 @@ func (v jsonValue) strs(split func(string) []string) ([]string, bool) {
 	return values, true
 }
 
+// oneString makes a one-string aud claim its only audience (RFC 7519
+// §4.1.3), for strs.
+func oneString(s string) []string { return []string{s} }
+
 // member returns the value of the member name of v, a JSON object, and
 // "" if v is no object or has no such member.
 func (v jsonValue) member(name string) jsonValue {

@@ -171,6 +171,3 @@ func audiences(claims map[string]any) ([]string, bool) {
 	}
 	return nil, false
 }
-
-// oneString makes a one-string aud claim its only audience.
-func oneString(s string) []string { return []string{s} }

@@ -138,13 +138,9 @@ func New(ctx context.Context, cfg Config) (*OpenIDConnect, error) {
 	secure := !isLoopbackHTTP(oc.redirectURL)
 	oc.sessions = cfg.Sessions
 	if oc.sessions == nil && !cfg.ResourceServerOnly {
-		cookieName := "httpoidc_session"
-		if secure {
-			// RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only
-			// and for the whole site, so a sibling subdomain cannot plant
-			// a session of its own choosing (login CSRF).
-			cookieName = "__Host-" + cookieName
-		}
+		// A sibling subdomain cannot plant a session of its own choosing
+		// (login CSRF).
+		cookieName := hostCookieName("httpoidc_session", secure)
 		// Not scs.New, which starts a memory store's goroutine that no
 		// one can stop (memorystore.go). The one difference: the managers
 		// built here share a context key, so two of them must not wrap

@@ -172,17 +172,7 @@ func testApp(oc *httpoidc.OpenIDConnect) http.Handler {
 // final response's status and body.
 func (h *harness) get(client *http.Client, path string, header ...string) (*http.Response, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, h.app.URL+path, nil)
-	require.NoError(h.t, err)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := client.Do(req)
-	require.NoError(h.t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(h.t, err)
-	return resp, string(body)
+	return h.send(client, http.MethodGet, path, nil, header...)
 }
 
 // clickGet GETs url as a browser does for a link on the application's own

@@ -78,13 +78,18 @@ func (oc *OpenIDConnect) cookieKey() ([]byte, error) {
 }
 
 func newPendingCookies(key []byte, secure bool, home string) *pendingCookies {
-	prefix := pendingCookieBase
-	if secure {
-		// RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and
-		// for the whole site, so a sibling subdomain cannot plant one.
-		prefix = "__Host-" + prefix
-	}
+	prefix := hostCookieName(pendingCookieBase, secure)
 	return &pendingCookies{key: key, secure: secure, prefix: prefix, home: home}
+}
+
+// hostCookieName is name with the __Host- prefix when the cookie is
+// Secure. RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and
+// for the whole site, so a sibling subdomain cannot plant one.
+func hostCookieName(name string, secure bool) string {
+	if secure {
+		return "__Host-" + name
+	}
+	return name
 }
 
 // aead returns the cipher for one state's cookie. Each state has its own

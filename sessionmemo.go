@@ -1,9 +1,7 @@
 package httpoidc
 
 import (
-	"crypto/sha256"
 	"sync"
-	"unsafe"
 )
 
 // decodedSessions remembers the last sessions decoded, by the SHA-256 of
@@ -25,7 +23,7 @@ func (m *decodedSessions) decode(raw string) sessionData {
 	if raw == "" {
 		return decodeSession(raw)
 	}
-	key := digest(sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw))))
+	key := tokenDigest(raw)
 	m.mu.RLock()
 	d, ok := m.entries[key]
 	m.mu.RUnlock()
