@@ -284,7 +284,7 @@ func (oc *OpenIDConnect) refreshProfile(ctx context.Context, p *providerState, f
 		delete(profile, oc.groupsPath[0])
 	}
 	addIdentityClaims(profile, idClaims)
-	maps.Copy(profile, info)
+	addIdentityClaims(profile, info)
 	fresh.Profile = profile
 	return nil
 }

@@ -305,6 +305,14 @@ func TestProfileLeavesOutProtocolClaims(t *testing.T) {
 		profile, _ := h.me(h.client)["profile"].(map[string]any)
 		require.Equal(t, "alice@example.com", profile["email"], "DisableUserInfo %v", disableUserInfo)
 		require.NotContains(t, profile, "rat", "DisableUserInfo %v", disableUserInfo)
+		// The profile a refresh rebuilds from the ID token and userinfo
+		// leaves them out too.
+		tokenCalls := h.op.Requests(oidctest.EndpointToken)
+		h.op.Advance(59 * time.Minute)
+		profile, _ = h.me(h.client)["profile"].(map[string]any)
+		require.Equal(t, tokenCalls+1, h.op.Requests(oidctest.EndpointToken), "refreshed")
+		require.Equal(t, "alice@example.com", profile["email"], "after a refresh, DisableUserInfo %v", disableUserInfo)
+		require.NotContains(t, profile, "rat", "after a refresh, DisableUserInfo %v", disableUserInfo)
 	}
 }
 
