@@ -43,11 +43,17 @@ func loginLogoutKey(issuer, loginKey string) string {
 
 // loginKey names the login for its logout record: the provider's session
 // ID, which a back-channel logout token may carry, else the login's ID.
+// It is "" for a login an earlier release stored without a sid, until
+// currentLogin gives it an ID: such a login has no record of its own,
+// since one name for all of them would let one logout end them all.
 func (l *loginData) loginKey() string {
-	if l.SessionID != "" {
+	switch {
+	case l.SessionID != "":
 		return "sid:" + l.SessionID
+	case l.ID != "":
+		return "id:" + l.ID
 	}
-	return "id:" + l.ID
+	return ""
 }
 
 // loginIssuer returns the issuer that scopes the login's logout records.
@@ -94,7 +100,11 @@ func (oc *OpenIDConnect) logoutEpochs(ctx context.Context, l *loginData) (user, 
 	if user, err = oc.readEpoch(ctx, userLogoutKey(issuer, l.Subject)); err != nil {
 		return user, login, fmt.Errorf("reading logout records: %w", err)
 	}
-	if login, err = oc.readEpoch(ctx, loginLogoutKey(issuer, l.loginKey())); err != nil {
+	key := l.loginKey()
+	if key == "" {
+		return user, login, nil
+	}
+	if login, err = oc.readEpoch(ctx, loginLogoutKey(issuer, key)); err != nil {
 		return user, login, fmt.Errorf("reading logout records: %w", err)
 	}
 	return user, login, nil
@@ -153,5 +163,11 @@ func (oc *OpenIDConnect) endProviderSession(ctx context.Context, issuer, sid str
 // endThisLogin ends a login wherever a copy of it is, or is about to be,
 // saved.
 func (oc *OpenIDConnect) endThisLogin(ctx context.Context, l *loginData, reason LogoutReason) error {
-	return oc.raiseEpoch(ctx, loginLogoutKey(oc.loginIssuer(l), l.loginKey()), reason)
+	key := l.loginKey()
+	if key == "" {
+		// A login without a record: clearing its session (endLogin) is
+		// all there is to do.
+		return nil
+	}
+	return oc.raiseEpoch(ctx, loginLogoutKey(oc.loginIssuer(l), key), reason)
 }

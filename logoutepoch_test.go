@@ -148,18 +148,40 @@ func jsonRequest(t *testing.T, target string) *http.Request {
 // still ends it.
 func TestSessionsFromEarlierReleasesStayReadable(t *testing.T) {
 	h := newHarness(t, nil)
-	sessions := h.oc.Sessions()
-	ctx, err := sessions.Load(context.Background(), "")
-	require.NoError(t, err)
-	expiry := h.op.Now().Add(time.Hour).Unix()
-	sessions.Put(ctx, "httpoidc", fmt.Sprintf(`{"v":1,"pending":[{"state":"S","nonce":"N","verifier":"V","next":"/","created":1}],`+
-		`"login":{"sub":"alice","sid":"old-sid","profile":{"email":"alice@example.com"},"at":"old-access-token","exp":%d}}`, expiry))
-	token, _, err := sessions.Commit(ctx)
-	require.NoError(t, err)
-	setCookie(t, h, h.client, "httpoidc_session", token)
+	storeOldSession(t, h, h.client, `"sub":"alice","sid":"old-sid","profile":{"email":"alice@example.com"},"at":"old-access-token"`)
 
 	require.True(t, h.loggedIn(h.client))
 	require.Equal(t, "old-access-token", h.me(h.client)["access_token"])
 	postLogoutToken(t, h, h.op.LogoutToken("app", "alice", ""))
 	require.False(t, h.loggedIn(h.client))
+}
+
+// storeOldSession gives client a session as an earlier release stored it,
+// with a login of the given members that has no ID of its own.
+func storeOldSession(t *testing.T, h *harness, client *http.Client, login string) {
+	sessions := h.oc.Sessions()
+	ctx, err := sessions.Load(context.Background(), "")
+	require.NoError(t, err)
+	expiry := h.op.Now().Add(time.Hour).Unix()
+	sessions.Put(ctx, "httpoidc", fmt.Sprintf(`{"v":1,"pending":[{"state":"S","nonce":"N","verifier":"V","next":"/","created":1}],`+
+		`"login":{%s,"exp":%d}}`, login, expiry))
+	token, _, err := sessions.Commit(ctx)
+	require.NoError(t, err)
+	setCookie(t, h, client, "httpoidc_session", token)
+}
+
+// TestOldSessionLogoutEndsOnlyThatSession: logins stored by an earlier
+// release without a provider session ID have no logout record of their
+// own until they are next used, so logging one of them out first thing
+// must not end the others.
+func TestOldSessionLogoutEndsOnlyThatSession(t *testing.T) {
+	h := newHarness(t, nil)
+	bob := newBrowser(t)
+	storeOldSession(t, h, h.client, `"sub":"alice","profile":{"email":"alice@example.com"},"at":"alice-access-token"`)
+	storeOldSession(t, h, bob, `"sub":"bob","profile":{"email":"bob@example.com"},"at":"bob-access-token"`)
+
+	resp, _ := h.get(h.client, "/logout", "Sec-Fetch-Site", "same-origin")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.False(t, h.loggedIn(h.client))
+	require.True(t, h.loggedIn(bob), "another old session outlives the logout")
 }
