@@ -258,20 +258,10 @@ func (p *reverseProxy) requester(ctx context.Context) (identity, bool) {
 		return id, true
 	}
 	if tok, ok := TokenFrom(ctx); ok {
-		id := identity{user: tok.Subject, accessToken: tok.raw}
 		claims := tok.claimMap()
+		id := identity{user: tok.Subject, accessToken: tok.raw, groups: p.oc.groupsFrom(claims)}
 		id.email, _ = claims["email"].(string)
 		id.preferredUsername, _ = claims["preferred_username"].(string)
-		switch groups := claims["groups"].(type) {
-		case []any:
-			for _, g := range groups {
-				if s, ok := g.(string); ok {
-					id.groups = append(id.groups, s)
-				}
-			}
-		case string:
-			id.groups = []string{groups}
-		}
 		return id, true
 	}
 	return identity{}, false

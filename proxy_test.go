@@ -254,6 +254,15 @@ func TestProxyBearerTokens(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(body), &e))
 	require.Equal(t, "svc", e.Header.Get("X-Forwarded-User"))
 
+	// The groups of a bearer token are read as a logged-in user's are
+	// (Config.GroupsClaim), here zitadel's object of roles.
+	withRoles := h.op.IssueAccessToken(oidctest.TokenRequest{ClientID: "proxy", Subject: "svc", Scopes: []string{"read"}, Format: oidctest.JWT,
+		Claims: map[string]any{"groups": map[string]any{"ops": map[string]any{"org": "acme"}, "audit": map[string]any{}}}})
+	resp, body = h.do(api, http.MethodGet, "/api", bearer(withRoles))
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	require.Equal(t, "audit,ops", e.Header.Get("X-Forwarded-Groups"))
+
 	resp, _ = h.do(api, http.MethodGet, "/api", bearer(token("write")))
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp, _ = h.do(api, http.MethodGet, "/api", bearer("garbage"))
